@@ -1,0 +1,88 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using RegistryClient.Cli.Output;
+using RegistryClient.Names;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+using RegistryClient.Transfer;
+
+namespace RegistryClient.Cli.Commands;
+
+/// <summary><c>regc pull NAME...</c>: pull models into an Ollama-compatible store.</summary>
+internal static class PullCommand
+{
+    public static Command Create()
+    {
+        var names = new Argument<string[]>("NAME")
+        {
+            Description = "Models to pull: llama3.2, namespace/model:tag, host:port/namespace/model:tag, or ...@sha256:<digest>",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        Option<string?> models = CommonOptions.Models();
+        Option<bool> insecure = CommonOptions.Insecure();
+        Option<int> concurrency = CommonOptions.Concurrency();
+        Option<bool> json = CommonOptions.Json();
+        Option<bool> verbose = CommonOptions.Verbose();
+        var platform = new Option<string?>("--platform")
+        {
+            Description = "For multi-platform indexes: the os/arch[/variant] to pull. Default: this machine's",
+        };
+        var command = new Command("pull", "Pull models from a registry into the store; each blob is verified while it downloads")
+        {
+            names, models, insecure, concurrency, platform, json, verbose,
+        };
+        CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
+        {
+            ModelName[] parsed = result.GetValue(names)!.Select(ModelName.Parse).ToArray();
+            var store = new ModelStore(ModelStore.ResolveRoot(result.GetValue(models)));
+            OutputMode mode = result.GetValue(json) ? OutputMode.Json : Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
+            var registryOptions = new RegistryOptions { Insecure = result.GetValue(insecure) };
+            var pullOptions = new PullOptions { Concurrency = result.GetValue(concurrency), Platform = result.GetValue(platform) };
+            try
+            {
+                await RunAsync(store, parsed, registryOptions, pullOptions, mode, cancellationToken).ConfigureAwait(false);
+                return ErrorReporter.Ok;
+            }
+            catch (Exception e) when (mode == OutputMode.Json && e is not OperationCanceledException)
+            {
+                new ProgressView(mode, Console.Out).WriteJson(new Dictionary<string, object> { ["error"] = ErrorReporter.OneLine(e.Message) });
+                throw;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Pulls with progress shown in <paramref name="mode"/> and prints the summary.</summary>
+    public static async Task<PullResult> RunAsync(
+        ModelStore store, IReadOnlyList<ModelName> names, RegistryOptions registryOptions, PullOptions pullOptions, OutputMode mode, CancellationToken cancellationToken)
+    {
+        using ServiceProvider services = new ServiceCollection().AddRegistryClient(registryOptions).BuildServiceProvider();
+        var view = new ProgressView(mode, Console.Out);
+        var puller = new ModelPuller(
+            services.GetRequiredService<RemoteRegistry>(),
+            store,
+            pullOptions with { Progress = view.Tracker, Status = view.Status });
+        PullResult result = await view.RunAsync(puller.PullAsync(names, cancellationToken)).ConfigureAwait(false);
+        if (mode == OutputMode.Json)
+        {
+            view.WriteJson(new Dictionary<string, object> { ["status"] = "success" });
+        }
+        else
+        {
+            Console.Out.WriteLine(Summary(result, store));
+        }
+
+        return result;
+    }
+
+    public static string Summary(PullResult result, ModelStore store)
+    {
+        double seconds = Math.Max(result.Elapsed.TotalSeconds, 0.001);
+        string models = string.Join(", ", result.Models.Select(m => m.Name.DisplayName));
+        string fetched = result.BlobsFetched == 0
+            ? "nothing to fetch"
+            : $"fetched {result.BlobsFetched} blob(s), {Units.Bytes(result.BytesFetched)} at {Units.Rate(result.BytesFetched / seconds)}, each verified on arrival";
+        string present = result.BlobsCached == 0 ? string.Empty : $"; {result.BlobsCached} blob(s), {Units.Bytes(result.BytesCached)} already present";
+        return $"pulled {models} into {store.Root} in {seconds:0.00} s: {fetched}{present}";
+    }
+}

@@ -1,0 +1,63 @@
+using System.CommandLine;
+using RegistryClient.Server;
+using RegistryClient.Store;
+
+namespace RegistryClient.Cli.Commands;
+
+/// <summary><c>regc serve</c>: a read-only registry over a store.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        Option<string?> models = CommonOptions.Models();
+        var listen = new Option<string>("--listen")
+        {
+            Description = "HOST:PORT to listen on (loopback by default; 0.0.0.0:PORT to serve other machines)",
+            DefaultValueFactory = _ => "127.0.0.1:5000",
+            HelpName = "HOST:PORT",
+        };
+        var upstream = new Option<string?>("--upstream")
+        {
+            Description = "When several registries in the store hold the same model, serve this host's (default registry.ollama.ai's, else the first)",
+            HelpName = "HOST",
+        };
+        Option<bool> verbose = CommonOptions.Verbose();
+        var command = new Command("serve", "Serve a store over the OCI distribution API (read-only); one access-log line per request on stdout")
+        {
+            models, listen, upstream, verbose,
+        };
+        CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
+        {
+            string root = ModelStore.ResolveRoot(result.GetValue(models));
+            if (!Directory.Exists(root))
+            {
+                throw new DirectoryNotFoundException($"the model store {root} does not exist; pass --models DIR");
+            }
+
+            RegistryServer server = await RegistryServer.StartAsync(
+                new RegistryServerOptions
+                {
+                    StoreRoot = root,
+                    Listen = result.GetValue(listen)!,
+                    Upstream = result.GetValue(upstream),
+                    AccessLog = Console.Out,
+                },
+                cancellationToken).ConfigureAwait(false);
+            await using (server.ConfigureAwait(false))
+            {
+                Console.Error.WriteLine($"serving {root} at {server.BaseAddress} (Ctrl-C to stop)");
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    Console.Error.WriteLine("stopped");
+                }
+            }
+
+            return ErrorReporter.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,316 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Win32.SafeHandles;
+using RegistryClient.Content;
+using RegistryClient.Names;
+using RegistryClient.Store;
+
+namespace RegistryClient.Server;
+
+/// <summary>Answers the pull side of the distribution API from a store. Paths are parsed strictly: every name
+/// part is validated and every digest parsed before any file is touched.</summary>
+internal sealed class RegistryHandler
+{
+    private const int CopyBufferSize = 256 << 10;
+    private const int MaxTagsPage = 1000;
+
+    private readonly ModelStore _store;
+    private readonly ManifestLocator _manifests;
+
+    public RegistryHandler(ModelStore store, string? upstream)
+    {
+        _store = store;
+        _manifests = new ManifestLocator(store, upstream);
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        HttpRequest request = context.Request;
+        context.Response.Headers["Docker-Distribution-API-Version"] = "registry/2.0";
+        bool head = HttpMethods.IsHead(request.Method);
+        if (!head && !HttpMethods.IsGet(request.Method))
+        {
+            context.Response.Headers.Allow = "GET, HEAD";
+            await ErrorAsync(context, StatusCodes.Status405MethodNotAllowed, "UNSUPPORTED", "this registry is read-only").ConfigureAwait(false);
+            return;
+        }
+
+        string path = request.Path.Value ?? string.Empty;
+        if (path is "/v2" or "/v2/")
+        {
+            await WriteAsync(context, StatusCodes.Status200OK, "application/json", "{}"u8.ToArray(), head).ConfigureAwait(false);
+            return;
+        }
+
+        if (!path.StartsWith("/v2/", StringComparison.Ordinal))
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "NOT_FOUND", "only /v2/ is served").ConfigureAwait(false);
+            return;
+        }
+
+        string[] segments = path[4..].Split('/');
+        if (segments is ["_catalog"])
+        {
+            await CatalogAsync(context, head).ConfigureAwait(false);
+            return;
+        }
+
+        if (segments.Length is < 3 or > 4)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN", "expected /v2/<namespace>/<model>/{manifests,blobs,tags}/...").ConfigureAwait(false);
+            return;
+        }
+
+        string ns = segments.Length == 4 ? segments[0] : ModelName.DefaultNamespace;
+        string model = segments[^3];
+        string kind = segments[^2];
+        string reference = segments[^1];
+        if (!ModelName.TryParse($"{ns}/{model}", out ModelName? repository, out string? nameError))
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "NAME_INVALID", nameError).ConfigureAwait(false);
+            return;
+        }
+
+        switch (kind)
+        {
+            case "manifests":
+                await ManifestAsync(context, repository, reference, head).ConfigureAwait(false);
+                break;
+            case "blobs":
+                await BlobAsync(context, reference, head).ConfigureAwait(false);
+                break;
+            case "tags" when reference == "list":
+                await TagsAsync(context, repository, head).ConfigureAwait(false);
+                break;
+            default:
+                await ErrorAsync(context, StatusCodes.Status404NotFound, "NOT_FOUND", $"unknown endpoint \"{kind}\"").ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private async Task ManifestAsync(HttpContext context, ModelName repository, string reference, bool head)
+    {
+        string? file;
+        if (reference.StartsWith(Digest.Prefix, StringComparison.Ordinal))
+        {
+            if (!Digest.TryParse(reference, out Digest digest))
+            {
+                await ErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", "a digest is sha256:<64 lower-case hex digits>").ConfigureAwait(false);
+                return;
+            }
+
+            file = _manifests.FindByDigest(repository, digest);
+        }
+        else
+        {
+            if (!ModelName.TryParse($"{repository.Namespace}/{repository.Model}:{reference}", out ModelName? tagged, out string? error))
+            {
+                await ErrorAsync(context, StatusCodes.Status400BadRequest, "TAG_INVALID", error).ConfigureAwait(false);
+                return;
+            }
+
+            file = _manifests.FindByTag(tagged);
+        }
+
+        byte[]? bytes = file is null ? null : await ReadSmallFileAsync(file, context.RequestAborted).ConfigureAwait(false);
+        if (bytes is null)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "MANIFEST_UNKNOWN", $"manifest unknown: {repository.Repository}:{reference}").ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.Headers["Docker-Content-Digest"] = Digest.Compute(bytes).ToString();
+        await WriteAsync(context, StatusCodes.Status200OK, ManifestMediaType(bytes), bytes, head).ConfigureAwait(false);
+    }
+
+    private async Task BlobAsync(HttpContext context, string reference, bool head)
+    {
+        if (!Digest.TryParse(reference, out Digest digest))
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", "a digest is sha256:<64 lower-case hex digits>").ConfigureAwait(false);
+            return;
+        }
+
+        string path = _store.GetBlobPath(digest);
+        SafeFileHandle handle;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.LinkTarget is not null)
+            {
+                throw new FileNotFoundException(path);
+            }
+
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "BLOB_UNKNOWN", $"blob unknown: {digest}").ConfigureAwait(false);
+            return;
+        }
+
+        using (handle)
+        {
+            long size = RandomAccess.GetLength(handle);
+            HttpResponse response = context.Response;
+            response.Headers["Docker-Content-Digest"] = digest.ToString();
+            response.Headers.AcceptRanges = "bytes";
+            response.Headers.ETag = $"\"{digest}\"";
+            response.ContentType = "application/octet-stream";
+            RangeRequest range = RangeRequest.Parse(context.Request.Headers.Range.ToString(), size);
+            if (range.Unsatisfiable)
+            {
+                response.Headers.ContentRange = $"bytes */{size}";
+                await ErrorAsync(context, StatusCodes.Status416RangeNotSatisfiable, "RANGE_INVALID", $"the range is outside the blob's {size} bytes").ConfigureAwait(false);
+                return;
+            }
+
+            string? ifRange = context.Request.Headers.IfRange.ToString();
+            bool partial = range.IsPartial && (string.IsNullOrEmpty(ifRange) || ifRange == response.Headers.ETag.ToString());
+            long start = partial ? range.Start : 0;
+            long length = partial ? range.Length : size;
+            response.StatusCode = partial ? StatusCodes.Status206PartialContent : StatusCodes.Status200OK;
+            if (partial)
+            {
+                response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {start}-{start + length - 1}/{size}");
+            }
+
+            response.ContentLength = length;
+            if (head)
+            {
+                return;
+            }
+
+            await CopyAsync(context, handle, start, length).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task CopyAsync(HttpContext context, SafeFileHandle handle, long start, long length)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        long sent = 0;
+        try
+        {
+            CancellationToken aborted = context.RequestAborted;
+            while (sent < length)
+            {
+                int want = (int)Math.Min(CopyBufferSize, length - sent);
+                int read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, want), start + sent, aborted).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    // The file shrank under us: never end a response short and clean.
+                    context.Abort();
+                    return;
+                }
+
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), aborted).ConfigureAwait(false);
+                sent += read;
+                context.Items[AccessLog.BytesSentKey] = sent;
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the access log shows how much it got.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task TagsAsync(HttpContext context, ModelName repository, bool head)
+    {
+        List<string> tags = _manifests.Tags(repository);
+        if (tags.Count == 0)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN", $"repository unknown: {repository.Repository}").ConfigureAwait(false);
+            return;
+        }
+
+        IQueryCollection query = context.Request.Query;
+        string? last = query["last"];
+        if (last is not null)
+        {
+            tags = tags.Where(t => string.CompareOrdinal(t, last) > 0).ToList();
+        }
+
+        int n = int.TryParse(query["n"], NumberStyles.None, CultureInfo.InvariantCulture, out int asked) ? Math.Clamp(asked, 0, MaxTagsPage) : MaxTagsPage;
+        if (tags.Count > n)
+        {
+            tags = tags.Take(n).ToList();
+            string next = $"/v2/{repository.Repository}/tags/list?n={n}&last={Uri.EscapeDataString(tags[^1])}";
+            context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
+        }
+
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["name"] = repository.Repository, ["tags"] = tags });
+        await WriteAsync(context, StatusCodes.Status200OK, "application/json", body, head).ConfigureAwait(false);
+    }
+
+    private async Task CatalogAsync(HttpContext context, bool head)
+    {
+        List<string> repositories = _manifests.Repositories();
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["repositories"] = repositories });
+        await WriteAsync(context, StatusCodes.Status200OK, "application/json", body, head).ConfigureAwait(false);
+    }
+
+    private static string ManifestMediaType(byte[] bytes)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("mediaType", out JsonElement type)
+                && type.ValueKind == JsonValueKind.String && type.GetString() is { Length: > 0 and < 256 } value)
+            {
+                return value;
+            }
+        }
+        catch (JsonException)
+        {
+            // Served as stored; the default type below.
+        }
+
+        return MediaTypes.DockerManifest;
+    }
+
+    private static async Task<byte[]?> ReadSmallFileAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.LinkTarget is not null || info.Length > 4 << 20)
+            {
+                return null;
+            }
+
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task WriteAsync(HttpContext context, int status, string contentType, byte[] body, bool head)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = contentType;
+        context.Response.ContentLength = body.Length;
+        if (!head)
+        {
+            await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+            context.Items[AccessLog.BytesSentKey] = (long)body.Length;
+        }
+    }
+
+    private static Task ErrorAsync(HttpContext context, int status, string code, string message)
+    {
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+        {
+            ["errors"] = new[] { new Dictionary<string, string> { ["code"] = code, ["message"] = message } },
+        });
+        return WriteAsync(context, status, "application/json", body, HttpMethods.IsHead(context.Request.Method));
+    }
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RegistryClient.Store;
+
+namespace RegistryClient.Server;
+
+/// <summary>
+/// A read-only OCI distribution API (pull side) over an Ollama-compatible store, on Kestrel: <c>/v2/</c>,
+/// manifests by tag and digest, blobs with Range, <c>tags/list</c> and <c>_catalog</c>. One access-log line per
+/// request in common log format.
+/// </summary>
+public sealed class RegistryServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RegistryServer(WebApplication app, Uri baseAddress)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+    }
+
+    /// <summary>The address the server listens on, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>The <c>host:port</c> of <see cref="BaseAddress"/>, as a model name's host.</summary>
+    public string HostAndPort => BaseAddress.Authority;
+
+    /// <summary>Starts serving <see cref="RegistryServerOptions.StoreRoot"/>.</summary>
+    /// <exception cref="ArgumentException">The listen address is not <c>HOST:PORT</c>.</exception>
+    /// <exception cref="IOException">The address is in use or cannot be bound.</exception>
+    public static async Task<RegistryServer> StartAsync(RegistryServerOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IPEndPoint endpoint = ParseListen(options.Listen);
+        var store = new ModelStore(options.StoreRoot);
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = 0;
+            kestrel.Limits.MaxRequestLineSize = 8 << 10;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 32 << 10;
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+            kestrel.Listen(endpoint);
+        });
+        WebApplication app = builder.Build();
+        var handler = new RegistryHandler(store, options.Upstream);
+        var accessLog = new AccessLog(options.AccessLog);
+        app.Use(accessLog.InvokeAsync);
+        app.Run(handler.HandleAsync);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal), UriKind.Absolute);
+        return new RegistryServer(app, new Uri(uri.GetLeftPart(UriPartial.Authority) + "/"));
+    }
+
+    /// <summary>Waits until the server is stopped or <paramref name="cancellationToken"/> fires.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    /// <summary>Stops the server and releases its port.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    internal static IPEndPoint ParseListen(string listen)
+    {
+        int colon = listen.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(listen.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
+        {
+            throw new ArgumentException($"--listen wants HOST:PORT (for example 127.0.0.1:5000), not \"{listen}\"", nameof(listen));
+        }
+
+        string host = listen[..colon].Trim('[', ']');
+        if (host == "localhost")
+        {
+            return new IPEndPoint(IPAddress.Loopback, port);
+        }
+
+        if (!IPAddress.TryParse(host, out IPAddress? address))
+        {
+            throw new ArgumentException($"--listen wants an IP address or localhost, not \"{host}\"", nameof(listen));
+        }
+
+        return new IPEndPoint(address, port);
+    }
+}

@@ -1,0 +1,20 @@
+namespace RegistryClient.Server;
+
+/// <summary>How a <see cref="RegistryServer"/> listens and what it serves.</summary>
+public sealed record RegistryServerOptions
+{
+    /// <summary>The store to serve (required).</summary>
+    public required string StoreRoot { get; init; }
+
+    /// <summary><c>HOST:PORT</c> to listen on. Default <c>127.0.0.1:0</c> (loopback, a free port).</summary>
+    public string Listen { get; init; } = "127.0.0.1:0";
+
+    /// <summary>
+    /// When several upstream hosts in the store hold the same namespace/model:tag, the one to serve. Null means
+    /// <c>registry.ollama.ai</c> if present, else the first host in ordinal order.
+    /// </summary>
+    public string? Upstream { get; init; }
+
+    /// <summary>Where one common-log-format line per request goes. Null means nowhere.</summary>
+    public TextWriter? AccessLog { get; init; }
+}

@@ -1,0 +1,320 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using RegistryClient.Content;
+using RegistryClient.Names;
+
+namespace RegistryClient.Remote;
+
+/// <summary>
+/// Speaks the registry HTTP API (OCI distribution-spec v1.1 / Docker Registry v2) for reading: manifests and
+/// blob ranges. It never touches the disk.
+/// </summary>
+/// <remarks>
+/// The <see cref="HttpClient"/> given must not follow redirects itself (the handler's <c>AllowAutoRedirect</c>
+/// off) and should have an infinite <see cref="HttpClient.Timeout"/>: this type follows redirects so that it
+/// can refuse downgrades, and bounds each request by its own timeouts. Immutable and safe to share between threads.
+/// </remarks>
+public sealed partial class RemoteRegistry
+{
+    private const int MaxErrorBodyBytes = 64 << 10;
+
+    private readonly HttpClient _http;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+
+    /// <summary>Creates a client over <paramref name="httpClient"/>.</summary>
+    /// <param name="httpClient">The client to send with; see the remarks for how its handler must be set up.</param>
+    /// <param name="options">Options; null means the defaults of <see cref="RegistryOptions"/>.</param>
+    /// <param name="logger">Logger for requests and retries (Debug); null means none.</param>
+    /// <param name="timeProvider">Clock for delays and timeouts; null means the system clock.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the message names it.</exception>
+    public RemoteRegistry(HttpClient httpClient, RegistryOptions? options = null, ILogger<RemoteRegistry>? logger = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        Options = options ?? new RegistryOptions();
+        Options.Validate();
+        _http = httpClient;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        Pipeline = RetryPipeline.Build(Options, _logger, _timeProvider);
+    }
+
+    /// <summary>The options in force.</summary>
+    public RegistryOptions Options { get; }
+
+    /// <summary>The retry pipeline every request of this client goes through.</summary>
+    internal ResiliencePipeline Pipeline { get; }
+
+    internal TimeProvider TimeProvider => _timeProvider;
+
+    /// <summary>The URL of a blob: <c>/v2/&lt;ns&gt;/&lt;model&gt;/blobs/&lt;digest&gt;</c>.</summary>
+    public Uri GetBlobUri(ModelName name, Digest digest)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/blobs/{digest}");
+    }
+
+    /// <summary>
+    /// Fetches a manifest (or index) by tag or digest, reading at most <see cref="RegistryOptions.MaxManifestBytes"/>.
+    /// The bytes are checked against <c>Docker-Content-Digest</c> when the registry sends it, and against the
+    /// name's digest when the name is pinned.
+    /// </summary>
+    /// <exception cref="ModelNotFoundException">The registry has no such model or tag.</exception>
+    /// <exception cref="RegistryResponseException">The registry answered with another error, after retries.</exception>
+    /// <exception cref="InvalidManifestException">The manifest is larger than allowed.</exception>
+    /// <exception cref="DigestMismatchException">The bytes do not match the digest announced or asked for.</exception>
+    public Task<FetchedManifest> GetManifestAsync(ModelName name, CancellationToken cancellationToken = default)
+    {
+        return GetManifestAsync(name, name?.Reference!, cancellationToken);
+    }
+
+    /// <summary>Fetches a manifest of <paramref name="name"/>'s repository by another reference (a child of an index).</summary>
+    /// <exception cref="ModelNotFoundException">The registry has no such manifest.</exception>
+    /// <exception cref="RegistryResponseException">The registry answered with another error, after retries.</exception>
+    /// <exception cref="InvalidManifestException">The manifest is larger than allowed.</exception>
+    /// <exception cref="DigestMismatchException">The bytes do not match the digest announced or asked for.</exception>
+    public async Task<FetchedManifest> GetManifestAsync(ModelName name, Digest digest, CancellationToken cancellationToken = default)
+    {
+        return await GetManifestAsync(name, digest.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<FetchedManifest> GetManifestAsync(ModelName name, string reference, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var uri = new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/manifests/{reference}");
+        Digest? pinned = Digest.TryParse(reference, out Digest parsed) ? parsed : null;
+        return await Pipeline.ExecuteAsync(
+            async token =>
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+                timeout.CancelAfter(Options.RequestTimeout);
+                try
+                {
+                    return await FetchManifestOnceAsync(name, uri, pinned, timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
+                {
+                    throw new RegistryProtocolException($"GET {Redact(uri)} took longer than {Options.RequestTimeout.TotalSeconds:0} s", isTransient: true);
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<FetchedManifest> FetchManifestOnceAsync(ModelName name, Uri uri, Digest? pinned, CancellationToken cancellationToken)
+    {
+        using HttpResponseMessage response = await SendAsync(
+            HttpMethod.Get,
+            uri,
+            request =>
+            {
+                foreach (string type in MediaTypes.ManifestAccept)
+                {
+                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await CreateErrorAsync(response, name, cancellationToken).ConfigureAwait(false);
+        }
+
+        int max = Options.MaxManifestBytes;
+        if (response.Content.Headers.ContentLength is long announced && announced > max)
+        {
+            throw new InvalidManifestException($"the manifest of {name} is {announced} bytes, more than the {max >> 20} MiB limit");
+        }
+
+        byte[] body = await ReadAtMostAsync(response, max, cancellationToken).ConfigureAwait(false);
+        if (body.Length > max)
+        {
+            throw new InvalidManifestException($"the manifest of {name} exceeds the {max >> 20} MiB limit");
+        }
+
+        if (response.Content.Headers.ContentLength is long length && length != body.Length)
+        {
+            throw new RegistryProtocolException($"the manifest of {name} announced {length} bytes but {body.Length} arrived", isTransient: true);
+        }
+
+        Digest actual = Digest.Compute(body);
+        if (response.Headers.TryGetValues("Docker-Content-Digest", out IEnumerable<string>? values))
+        {
+            string header = values.First();
+            if (!Digest.TryParse(header, out Digest announcedDigest))
+            {
+                throw new DigestMismatchException($"the registry sent an invalid Docker-Content-Digest \"{Digest.Printable(header)}\" for {name}");
+            }
+
+            if (announcedDigest != actual)
+            {
+                throw new DigestMismatchException($"the manifest of {name} hashes to {actual}, but the registry announced {announcedDigest}");
+            }
+        }
+
+        if (pinned is { } expected && expected != actual)
+        {
+            throw new DigestMismatchException($"the manifest of {name} hashes to {actual}, not the {expected} asked for");
+        }
+
+        return new FetchedManifest(body, response.Content.Headers.ContentType?.MediaType, actual);
+    }
+
+    /// <summary>
+    /// Sends a request, following up to <see cref="RegistryOptions.MaxRedirects"/> redirects itself: only to
+    /// http(s), never from https to http. Returns the final response, whatever its status; the caller disposes it.
+    /// </summary>
+    internal async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, Action<HttpRequestMessage>? configure, CancellationToken cancellationToken)
+    {
+        Uri current = uri;
+        for (int hop = 0; ; hop++)
+        {
+            HttpResponseMessage response;
+            using (var request = new HttpRequestMessage(method, current))
+            {
+                request.Headers.UserAgent.ParseAdd(Options.UserAgent);
+                configure?.Invoke(request);
+                LogRequest(_logger, method.Method, Redact(current), request.Headers.Range?.ToString());
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!IsRedirect(response.StatusCode))
+            {
+                return response;
+            }
+
+            Uri? location = response.Headers.Location;
+            HttpStatusCode status = response.StatusCode;
+            response.Dispose();
+            if (location is null)
+            {
+                throw new RegistryProtocolException($"{method} {Redact(current)} answered {(int)status} without a Location header", isTransient: false);
+            }
+
+            if (hop >= Options.MaxRedirects)
+            {
+                throw new RegistryProtocolException($"{method} {Redact(uri)} was redirected more than {Options.MaxRedirects} times", isTransient: false);
+            }
+
+            Uri next = location.IsAbsoluteUri ? location : new Uri(current, location);
+            if (next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps)
+            {
+                throw new RegistryProtocolException($"{method} {Redact(current)} redirected to a {next.Scheme}: URL, which is not followed", isTransient: false);
+            }
+
+            if (current.Scheme == Uri.UriSchemeHttps && next.Scheme == Uri.UriSchemeHttp)
+            {
+                throw new RegistryProtocolException($"{method} {Redact(current)} redirected from https to http ({Redact(next)}); refusing the downgrade", isTransient: false);
+            }
+
+            current = next;
+        }
+    }
+
+    /// <summary>Builds the exception for an error response, reading at most 64 KiB of its body.</summary>
+    internal async Task<RegistryResponseException> CreateErrorAsync(HttpResponseMessage response, ModelName? name, CancellationToken cancellationToken)
+    {
+        string? code = null;
+        string? message = null;
+        try
+        {
+            byte[] body = await ReadAtMostAsync(response, MaxErrorBodyBytes, cancellationToken).ConfigureAwait(false);
+            (code, message) = ParseErrorBody(body);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            // The status says enough; a broken error body adds nothing.
+        }
+
+        string method = response.RequestMessage?.Method.Method ?? "GET";
+        string uri = response.RequestMessage?.RequestUri is { } requestUri ? Redact(requestUri) : "?";
+        if (response.StatusCode == HttpStatusCode.NotFound && name is not null
+            && code is null or "MANIFEST_UNKNOWN" or "NAME_UNKNOWN" && uri.Contains("/manifests/", StringComparison.Ordinal))
+        {
+            return new ModelNotFoundException(name.DisplayName, code, message, method, uri);
+        }
+
+        return new RegistryResponseException(response.StatusCode, code, message, method, uri, GetRetryAfter(response));
+    }
+
+    private TimeSpan? GetRetryAfter(HttpResponseMessage response)
+    {
+        RetryConditionHeaderValue? retryAfter = response.Headers.RetryAfter;
+        TimeSpan? delay = retryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - _timeProvider.GetUtcNow(),
+            _ => null,
+        };
+        if (delay is not { } value || value < TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        return value > Options.MaxRetryDelay ? Options.MaxRetryDelay : value;
+    }
+
+    private static (string? Code, string? Message) ParseErrorBody(byte[] body)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 });
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("errors", out JsonElement errors)
+                && errors.ValueKind == JsonValueKind.Array && errors.GetArrayLength() > 0
+                && errors[0].ValueKind == JsonValueKind.Object)
+            {
+                JsonElement first = errors[0];
+                string? code = first.TryGetProperty("code", out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+                string? message = first.TryGetProperty("message", out JsonElement m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+                return (code is null ? null : Digest.Printable(code), message is null ? null : Digest.Printable(message));
+            }
+        }
+        catch (JsonException)
+        {
+            // Not the registry's JSON error format.
+        }
+
+        return (null, null);
+    }
+
+    /// <summary>Reads at most <paramref name="max"/> + 1 bytes of a body, so the caller can tell "over the limit".</summary>
+    private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int max, CancellationToken cancellationToken)
+    {
+        Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            int initial = (int)Math.Min(response.Content.Headers.ContentLength ?? 16 << 10, max) + 1;
+            byte[] buffer = new byte[Math.Max(initial, 1)];
+            int filled = 0;
+            while (filled <= max)
+            {
+                if (filled == buffer.Length)
+                {
+                    Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, max + 1L));
+                }
+
+                int read = await stream.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                filled += read;
+            }
+
+            return filled == buffer.Length ? buffer : buffer[..filled];
+        }
+    }
+
+    private static bool IsRedirect(HttpStatusCode status) => status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found
+        or HttpStatusCode.SeeOther or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+
+    /// <summary>A URI for messages and logs: scheme, host and path, never the query (signed URLs keep secrets there).</summary>
+    internal static string Redact(Uri uri) => uri.GetLeftPart(UriPartial.Path);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Method} {Uri} range={Range}")]
+    private static partial void LogRequest(ILogger logger, string method, string uri, string? range);
+}

@@ -1,0 +1,300 @@
+using System.Security.Cryptography;
+using RegistryClient.Content;
+using RegistryClient.Names;
+
+namespace RegistryClient.Store;
+
+/// <summary>
+/// An Ollama-compatible model store: <c>blobs/sha256-&lt;hex&gt;</c> for complete, verified blobs and
+/// <c>manifests/&lt;host&gt;/&lt;namespace&gt;/&lt;model&gt;/&lt;tag&gt;</c> for manifest bytes as served.
+/// Everything else this project keeps (partial blobs, temporary files) lives in <c>.regc/</c> under the root.
+/// </summary>
+/// <remarks>
+/// Paths are built only from a parsed <see cref="Digest"/> or a validated <see cref="ModelName"/>.
+/// Directories are created one component at a time and a component that is a symbolic link is
+/// refused, so nothing is ever written outside the root. Thread-safe: the type holds no mutable state.
+/// </remarks>
+public sealed class ModelStore
+{
+    /// <summary>The folder under the root that holds this project's private state.</summary>
+    public const string StateFolderName = ".regc";
+
+    /// <summary>Opens (without creating) the store at <paramref name="root"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="root"/> is empty.</exception>
+    public ModelStore(string root)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        Root = Path.GetFullPath(root);
+        BlobsDirectory = Path.Combine(Root, "blobs");
+        ManifestsDirectory = Path.Combine(Root, "manifests");
+        StateDirectory = Path.Combine(Root, StateFolderName);
+        PartialDirectory = Path.Combine(StateDirectory, "partial");
+        TempDirectory = Path.Combine(StateDirectory, "tmp");
+    }
+
+    /// <summary>The store's root folder (absolute).</summary>
+    public string Root { get; }
+
+    /// <summary><c>&lt;root&gt;/blobs</c>.</summary>
+    public string BlobsDirectory { get; }
+
+    /// <summary><c>&lt;root&gt;/manifests</c>.</summary>
+    public string ManifestsDirectory { get; }
+
+    /// <summary><c>&lt;root&gt;/.regc</c>: partials, markers, sidecars and temporary files.</summary>
+    public string StateDirectory { get; }
+
+    /// <summary><c>&lt;root&gt;/.regc/partial</c>: blobs being downloaded.</summary>
+    public string PartialDirectory { get; }
+
+    /// <summary><c>&lt;root&gt;/.regc/tmp</c>: files being written before an atomic rename.</summary>
+    public string TempDirectory { get; }
+
+    /// <summary>
+    /// The store root to use: <paramref name="explicitRoot"/> when given, else <c>$OLLAMA_MODELS</c>,
+    /// else <c>~/.ollama/models</c>.
+    /// </summary>
+    public static string ResolveRoot(string? explicitRoot)
+    {
+        if (!string.IsNullOrWhiteSpace(explicitRoot))
+        {
+            return Path.GetFullPath(explicitRoot);
+        }
+
+        string? fromEnvironment = Environment.GetEnvironmentVariable("OLLAMA_MODELS");
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            return Path.GetFullPath(fromEnvironment);
+        }
+
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(home, ".ollama", "models");
+    }
+
+    /// <summary>The path of a complete blob: <c>blobs/sha256-&lt;hex&gt;</c>.</summary>
+    public string GetBlobPath(Digest digest) => Path.Combine(BlobsDirectory, digest.FileName);
+
+    /// <summary>The path of a blob being downloaded: <c>.regc/partial/sha256-&lt;hex&gt;.partial</c>.</summary>
+    public string GetPartialPath(Digest digest) => Path.Combine(PartialDirectory, digest.FileName + ".partial");
+
+    /// <summary>The path of a model's manifest: <c>manifests/&lt;host&gt;/&lt;ns&gt;/&lt;model&gt;/&lt;tag&gt;</c>, lower-cased.</summary>
+    public string GetManifestPath(ModelName name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        IReadOnlyList<string> parts = name.StorePathParts;
+        return Path.Combine(ManifestsDirectory, parts[0], parts[1], parts[2], parts[3]);
+    }
+
+    /// <summary>
+    /// The size of the blob in <c>blobs/</c>, or null when there is no regular file by that name
+    /// (a directory or a symbolic link there is not a blob).
+    /// </summary>
+    public long? GetBlobSize(Digest digest)
+    {
+        var info = new FileInfo(GetBlobPath(digest));
+        return info.Exists && info.LinkTarget is null ? info.Length : null;
+    }
+
+    /// <summary>
+    /// Creates the store's folders if needed and proves the store is writable, before any byte is fetched.
+    /// </summary>
+    /// <exception cref="StoreException">The store cannot be created or written; the message says where.</exception>
+    public void EnsureWritable()
+    {
+        try
+        {
+            Directory.CreateDirectory(Root);
+            EnsureDirectory(BlobsDirectory);
+            EnsureDirectory(ManifestsDirectory);
+            EnsureDirectory(StateDirectory);
+            EnsureDirectory(PartialDirectory);
+            EnsureDirectory(TempDirectory);
+            string probe = Path.Combine(TempDirectory, $"probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not StoreException)
+        {
+            throw new StoreException($"the model store {Root} is not writable: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Moves a fully verified partial file into <c>blobs/</c> under its digest's name. The caller must have
+    /// checked the whole content against <paramref name="digest"/> and flushed it to disk.
+    /// </summary>
+    internal void CommitVerifiedBlob(string partialPath, Digest digest)
+    {
+        EnsureDirectory(BlobsDirectory);
+        string target = GetBlobPath(digest);
+        if (Directory.Exists(target) || new FileInfo(target).LinkTarget is not null)
+        {
+            throw new StoreException($"{target} is a directory or a link, not a blob: remove it and pull again");
+        }
+
+        // Same digest means same bytes, so replacing a copy another process committed is harmless.
+        File.Move(partialPath, target, overwrite: true);
+    }
+
+    /// <summary>
+    /// Writes a manifest atomically (temporary file, flush, rename). Call only after every blob it names is in
+    /// <c>blobs/</c>.
+    /// </summary>
+    /// <exception cref="StoreException">A folder on the way is a link or cannot be created.</exception>
+    public async Task WriteManifestAsync(ModelName name, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        IReadOnlyList<string> parts = name.StorePathParts;
+        string directory = EnsureDirectory(ManifestsDirectory, parts[0], parts[1], parts[2]);
+        string target = Path.Combine(directory, parts[3]);
+        if (Directory.Exists(target) || new FileInfo(target).LinkTarget is not null)
+        {
+            throw new StoreException($"{target} is a directory or a link, not a manifest file");
+        }
+
+        await WriteAtomicallyAsync(target, bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes content into <c>blobs/</c>, hashing it on the way; returns its digest. Used to build stores
+    /// (samples, mirrors of small files); large pulls go through the pull engine instead.
+    /// </summary>
+    public async Task<Descriptor> ImportBlobAsync(Stream content, string mediaType, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        EnsureDirectory(TempDirectory);
+        string temp = Path.Combine(TempDirectory, $"import-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            long size = 0;
+            Digest digest;
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            {
+                var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                await using (file.ConfigureAwait(false))
+                {
+                    byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+                    try
+                    {
+                        int read;
+                        while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                        {
+                            hash.AppendData(buffer, 0, read);
+                            await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                            size += read;
+                        }
+                    }
+                    finally
+                    {
+                        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    }
+
+                    file.Flush(flushToDisk: true);
+                }
+
+                Span<byte> result = stackalloc byte[SHA256.HashSizeInBytes];
+                hash.GetHashAndReset(result);
+                digest = Digest.FromHash(result);
+            }
+
+            CommitVerifiedBlob(temp, digest);
+            return new Descriptor(mediaType, digest, size);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>Lists the manifests in the store whose path spells a valid model name.</summary>
+    public IEnumerable<StoredManifest> ListManifests()
+    {
+        if (!Directory.Exists(ManifestsDirectory))
+        {
+            yield break;
+        }
+
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        foreach (string file in Directory.EnumerateFiles(ManifestsDirectory, "*", options))
+        {
+            string[] parts = Path.GetRelativePath(ManifestsDirectory, file).Split(Path.DirectorySeparatorChar);
+            if (parts.Length != 4
+                || !ModelName.TryParse($"{parts[0]}/{parts[1]}/{parts[2]}:{parts[3]}", out ModelName? name, out _))
+            {
+                continue;
+            }
+
+            yield return new StoredManifest(name, file, File.GetLastWriteTimeUtc(file));
+        }
+    }
+
+    /// <summary>Writes a file under the root atomically: temporary file in <c>.regc/tmp</c>, flush, rename.</summary>
+    internal async Task WriteAtomicallyAsync(string target, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        EnsureDirectory(TempDirectory);
+        string temp = Path.Combine(TempDirectory, $"write-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
+            {
+                await RandomAccess.WriteAsync(handle, bytes, 0, cancellationToken).ConfigureAwait(false);
+                RandomAccess.FlushToDisk(handle);
+            }
+
+            File.Move(temp, target, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>
+    /// Creates <paramref name="parts"/> below <paramref name="start"/> (a folder inside the root) one at a time,
+    /// refusing any component that exists as a symbolic link; returns the full path.
+    /// </summary>
+    internal string EnsureDirectory(string start, params ReadOnlySpan<string> parts)
+    {
+        string relative = Path.GetRelativePath(Root, start);
+        string current = Root;
+        foreach (string part in relative == "." ? [] : relative.Split(Path.DirectorySeparatorChar))
+        {
+            current = EnsureComponent(current, part);
+        }
+
+        foreach (string part in parts)
+        {
+            current = EnsureComponent(current, part);
+        }
+
+        return current;
+    }
+
+    private static string EnsureComponent(string parent, string part)
+    {
+        if (part.Length == 0 || part is "." or ".." || part.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new StoreException($"refusing the path component \"{part}\" under {parent}");
+        }
+
+        string path = Path.Combine(parent, part);
+        var info = new DirectoryInfo(path);
+        if (info.LinkTarget is not null)
+        {
+            throw new StoreException($"{path} is a symbolic link; the store writes only to real folders inside its root");
+        }
+
+        if (!info.Exists)
+        {
+            if (File.Exists(path))
+            {
+                throw new StoreException($"{path} is a file where the store needs a folder");
+            }
+
+            Directory.CreateDirectory(path);
+        }
+
+        return path;
+    }
+}

@@ -1,0 +1,63 @@
+namespace RegistryClient.Transfer;
+
+/// <summary>How a <see cref="ModelPuller"/> transfers blobs. Validated by its constructor.</summary>
+public sealed record PullOptions
+{
+    /// <summary>The default number of parallel range requests across all blobs.</summary>
+    public const int DefaultConcurrency = 8;
+
+    /// <summary>
+    /// How many range requests run at once, across every blob of every model in one pull. Default
+    /// <see cref="DefaultConcurrency"/>; from 1 to 64.
+    /// </summary>
+    public int Concurrency { get; init; } = DefaultConcurrency;
+
+    /// <summary>The size of each range of a large blob. Default 16 MiB; from 64 KiB to 1 GiB.</summary>
+    public long RangeSize { get; init; } = 16L << 20;
+
+    /// <summary>Blobs up to this size are fetched in one request; larger ones in ranges. Default 32 MiB.</summary>
+    public long ParallelThreshold { get; init; } = 32L << 20;
+
+    /// <summary>A request that receives no bytes for this long is cancelled and continued. Default 30 s.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The buffer each worker reads into and writes from. Default 1 MiB; from 4 KiB to 16 MiB.</summary>
+    public int BufferSize { get; init; } = 1 << 20;
+
+    /// <summary>Index platform to pull (<c>os/arch[/variant]</c>); null means this machine's, or an index's only entry.</summary>
+    public string? Platform { get; init; }
+
+    /// <summary>Receives progress per blob from worker threads; must be cheap and must not block. Null means none.</summary>
+    public IProgress<TransferProgress>? Progress { get; init; }
+
+    /// <summary>Receives one line per phase of each model ("pulling manifest", "writing manifest"). Null means none.</summary>
+    public IProgress<string>? Status { get; init; }
+
+    internal void Validate()
+    {
+        if (Concurrency is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Concurrency), Concurrency, "must be from 1 to 64");
+        }
+
+        if (RangeSize is < (64 << 10) or > (1L << 30))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RangeSize), RangeSize, "must be from 64 KiB to 1 GiB");
+        }
+
+        if (ParallelThreshold < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ParallelThreshold), ParallelThreshold, "must not be negative");
+        }
+
+        if (StallTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StallTimeout), StallTimeout, "must be positive");
+        }
+
+        if (BufferSize is < 4096 or > (16 << 20))
+        {
+            throw new ArgumentOutOfRangeException(nameof(BufferSize), BufferSize, "must be from 4 KiB to 16 MiB");
+        }
+    }
+}

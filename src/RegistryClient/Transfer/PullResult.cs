@@ -1,0 +1,24 @@
+using RegistryClient.Content;
+using RegistryClient.Names;
+
+namespace RegistryClient.Transfer;
+
+/// <summary>What a pull did.</summary>
+/// <param name="Models">Each model pulled, with its manifest digest and size.</param>
+/// <param name="BlobsFetched">Blobs downloaded now.</param>
+/// <param name="BlobsCached">Blobs that were already complete in the store.</param>
+/// <param name="BytesFetched">Bytes downloaded now.</param>
+/// <param name="BytesCached">Bytes already in the store.</param>
+/// <param name="Elapsed">Wall time of the whole pull.</param>
+public sealed record PullResult(
+    IReadOnlyList<PulledModel> Models, int BlobsFetched, int BlobsCached, long BytesFetched, long BytesCached, TimeSpan Elapsed);
+
+/// <summary>One model of a pull.</summary>
+/// <param name="Name">The name as resolved.</param>
+/// <param name="ManifestDigest">The digest of the stored manifest bytes.</param>
+/// <param name="Manifest">The manifest.</param>
+public sealed record PulledModel(ModelName Name, Digest ManifestDigest, Manifest Manifest)
+{
+    /// <summary>The manifest bytes exactly as served (what the store keeps).</summary>
+    public ReadOnlyMemory<byte> Bytes { get; init; }
+}

@@ -130,8 +130,14 @@ internal sealed class ChunkFetcher
             string? header = response.Content.Headers.TryGetValues("Content-Range", out IEnumerable<string>? values)
                 ? string.Join(",", values)
                 : null;
-            if (!ContentRange.TryParse(header, out long first, out long last, out long? total)
-                || first != position || last != end || (total is { } t && t != descriptor.Size))
+            if (ContentRange.TryParse(header, out long first, out long last, out long? total) && total is { } t && t != descriptor.Size)
+            {
+                throw new RegistryProtocolException(
+                    $"the registry says {descriptor.Digest.Short} has {t} bytes (Content-Range \"{Digest.Printable(header!)}\"), but the manifest says {descriptor.Size}",
+                    isTransient: false);
+            }
+
+            if (!ContentRange.TryParse(header, out first, out last, out _) || first != position || last != end)
             {
                 throw new RegistryProtocolException(
                     $"asked for bytes {position}-{end} of {descriptor.Digest.Short} but the registry sent Content-Range \"{Digest.Printable(header ?? "(none)")}\"",

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace RegistryClient.Tests.Infrastructure;
+
+/// <summary>
+/// A scripted HTTP server on Kestrel at 127.0.0.1:0: each test gives the handler, and the server records every
+/// request (method, path, Range, Authorization) so tests can assert what was and was not asked for.
+/// </summary>
+public sealed class FaultServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private FaultServer(WebApplication app, Uri baseAddress)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public string HostAndPort => BaseAddress.Authority;
+
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    public static async Task<FaultServer> StartAsync(Func<HttpContext, Task> handler, string address = "127.0.0.1")
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), 0));
+        WebApplication app = builder.Build();
+        FaultServer? server = null;
+        app.Use(async (context, next) =>
+        {
+            server!.Requests.Enqueue(new RecordedRequest(
+                context.Request.Method,
+                context.Request.Path.Value ?? string.Empty,
+                context.Request.Headers.Range.ToString(),
+                context.Request.Headers.Authorization.ToString()));
+            await next(context);
+        });
+        app.Run(new RequestDelegate(handler));
+        await app.StartAsync();
+        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server = new FaultServer(app, new Uri(new Uri(bound).GetLeftPart(UriPartial.Authority) + "/"));
+        return server;
+    }
+
+    public int CountRequests(string pathContains) => Requests.Count(r => r.Path.Contains(pathContains, StringComparison.Ordinal));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+public sealed record RecordedRequest(string Method, string Path, string Range, string Authorization);

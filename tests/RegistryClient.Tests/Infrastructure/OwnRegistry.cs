@@ -1,0 +1,47 @@
+using System.Text;
+using RegistryClient.Server;
+using RegistryClient.Store;
+
+namespace RegistryClient.Tests.Infrastructure;
+
+/// <summary>The project's own server over a store, with its access log captured for byte counting.</summary>
+public sealed class OwnRegistry : IAsyncDisposable
+{
+    private readonly StringBuilder _log = new();
+    private readonly RegistryServer _server;
+
+    private OwnRegistry(RegistryServer server, StringBuilder log)
+    {
+        _server = server;
+        _log = log;
+    }
+
+    public string HostAndPort => _server.HostAndPort;
+
+    public Uri BaseAddress => _server.BaseAddress;
+
+    public static async Task<OwnRegistry> StartAsync(ModelStore store)
+    {
+        var log = new StringBuilder();
+        RegistryServer server = await RegistryServer.StartAsync(new RegistryServerOptions
+        {
+            StoreRoot = store.Root,
+            AccessLog = new StringWriter(log),
+        });
+        return new OwnRegistry(server, log);
+    }
+
+    public string[] LogLines()
+    {
+        lock (_log)
+        {
+            return _log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
+    }
+
+    /// <summary>Body bytes the server sent for requests whose path contains <paramref name="pathContains"/>.</summary>
+    public long BytesServed(string pathContains) =>
+        LogLines().Where(l => l.Contains(pathContains, StringComparison.Ordinal)).Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+}

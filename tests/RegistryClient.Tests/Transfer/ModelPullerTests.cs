@@ -1,0 +1,178 @@
+using RegistryClient.Content;
+using RegistryClient.Names;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+using RegistryClient.Tests.Infrastructure;
+using RegistryClient.Transfer;
+
+namespace RegistryClient.Tests.Transfer;
+
+public sealed class ModelPullerTests : IAsyncLifetime
+{
+    private readonly TempDirectory _temp = new();
+    private ModelStore _source = null!;
+    private byte[] _manifest = null!;
+    private OwnRegistry _server = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        (_source, _manifest) = await TestModels.CreateAsync(_temp.Combine("source"), "registry.ollama.ai/library/three:latest", TestModels.ThreeLayers, seed: 3);
+        _server = await OwnRegistry.StartAsync(_source);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _temp.Dispose();
+    }
+
+    private ModelName Name(string model = "three", string tag = "latest") => ModelName.Parse($"http://{_server.HostAndPort}/library/{model}:{tag}");
+
+    private ModelPuller Puller(ModelStore target, PullOptions? options = null) =>
+        new(Registries.Create(), target, options ?? new PullOptions { RangeSize = 8 << 20, ParallelThreshold = 8 << 20, Concurrency = 4 });
+
+    [Fact]
+    public async Task PullAsync_ThreeLayerModel_IsByteIdenticalInOllamasLayout()
+    {
+        var target = new ModelStore(_temp.Combine("target"));
+        string sentinel = StoreAuditor.CreateSentinel(_temp.Path);
+
+        PullResult result = await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
+
+        Manifest manifest = Manifest.Parse(_manifest);
+        Assert.Equal(4, result.BlobsFetched);
+        Assert.Equal(manifest.TotalSize, result.BytesFetched);
+        foreach (Descriptor blob in manifest.Blobs)
+        {
+            Assert.Equal(await File.ReadAllBytesAsync(_source.GetBlobPath(blob.Digest), TestContext.Current.CancellationToken), await File.ReadAllBytesAsync(target.GetBlobPath(blob.Digest), TestContext.Current.CancellationToken));
+        }
+
+        Assert.Equal(_manifest, await File.ReadAllBytesAsync(target.GetManifestPath(Name()), TestContext.Current.CancellationToken));
+        string[] expected = manifest.Blobs.Select(b => "blobs/" + b.Digest.FileName)
+            .Append($"manifests/{_server.HostAndPort}/library/three/latest").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(expected, TestModels.Files(target.Root).Where(f => !f.StartsWith(".regc/", StringComparison.Ordinal)));
+        Assert.Empty(TestModels.Files(target.StateDirectory));
+        StoreAuditor.AssertConsistent(target);
+        StoreAuditor.AssertSentinelUntouched(sentinel);
+    }
+
+    [Fact]
+    public async Task PullAsync_Again_FetchesNoBlob()
+    {
+        var target = new ModelStore(_temp.Combine("target"));
+        await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
+        int blobRequests = _server.LogLines().Count(l => l.Contains("/blobs/", StringComparison.Ordinal));
+
+        PullResult again = await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, again.BlobsFetched);
+        Assert.Equal(4, again.BlobsCached);
+        Assert.Equal(blobRequests, _server.LogLines().Count(l => l.Contains("/blobs/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task PullAsync_SeveralNames_FetchSharedBlobsOnce()
+    {
+        // A second tag with the same weights (same seed) and one more layer.
+        await TestModels.CreateAsync(_source.Root, "registry.ollama.ai/library/three:other", [96L << 20, 2000], seed: 3);
+        var target = new ModelStore(_temp.Combine("target"));
+        PullResult result = await Puller(target).PullAsync([Name(), Name(tag: "other"), Name()], TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, result.Models.Count);
+        Manifest first = Manifest.Parse(_manifest);
+        Descriptor weights = first.Layers[0];
+        Assert.Equal(weights.Size, _server.BytesServed("/blobs/" + weights.Digest));
+        Assert.True(File.Exists(target.GetManifestPath(Name(tag: "other"))));
+        StoreAuditor.AssertConsistent(target);
+    }
+
+    [Fact]
+    public async Task PullAsync_CancelledBeforeTheCall_WritesNothing()
+    {
+        var target = new ModelStore(_temp.Combine("target"));
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller(target).PullAsync([Name()], cancelled.Token));
+
+        StoreAuditor.AssertNoManifests(target);
+        Assert.Empty(TestModels.Files(target.BlobsDirectory));
+    }
+
+    [Fact]
+    public async Task PullAsync_CancelledMidTransfer_StopsWithoutAManifestOrAnUnverifiedBlob()
+    {
+        var target = new ModelStore(_temp.Combine("target"));
+        using var cancel = new CancellationTokenSource();
+        var progress = new CallbackProgress(p =>
+        {
+            if (p.State == TransferState.Running && p.Completed > 16 << 20)
+            {
+                cancel.Cancel();
+            }
+        });
+        var options = new PullOptions { RangeSize = 4 << 20, ParallelThreshold = 4 << 20, Concurrency = 2, Progress = progress };
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller(target, options).PullAsync([Name()], cancel.Token));
+
+        StoreAuditor.AssertNoManifests(target);
+        Assert.Null(target.GetBlobSize(Manifest.Parse(_manifest).Layers[0].Digest));
+        StoreAuditor.AssertConsistent(target);
+    }
+
+    [Fact]
+    public async Task PullAsync_BlobsRedirectedToAnotherHost_AreFetchedThere()
+    {
+        await using FaultServer front = await FaultServer.StartAsync(async context =>
+        {
+            string path = context.Request.Path.Value!;
+            if (path.Contains("/blobs/", StringComparison.Ordinal))
+            {
+                context.Response.StatusCode = 307;
+                context.Response.Headers.Location = new Uri(_server.BaseAddress, path.TrimStart('/')).ToString();
+                return;
+            }
+
+            context.Response.ContentType = MediaTypes.DockerManifest;
+            await context.Response.Body.WriteAsync(_manifest);
+        });
+        var target = new ModelStore(_temp.Combine("target"));
+
+        await Puller(target).PullAsync([ModelName.Parse($"http://{front.HostAndPort}/library/three:latest")], TestContext.Current.CancellationToken);
+
+        Descriptor weights = Manifest.Parse(_manifest).Layers[0];
+        Assert.Equal(weights.Size, _server.BytesServed("/blobs/" + weights.Digest));
+        Assert.True(front.CountRequests("/blobs/") >= 4);
+        StoreAuditor.AssertConsistent(target);
+        Assert.Single(target.ListManifests());
+    }
+
+    [Fact]
+    public async Task PullAsync_RegistryServingWholeBlobsWith200_WorksForSingleRequestBlobs()
+    {
+        (ModelStore small, byte[] manifest) = await TestModels.CreateAsync(_temp.Combine("small"), "registry.ollama.ai/library/small:latest", [100_000, 10], seed: 9);
+        await using FaultServer plain = await FaultServer.StartAsync(async context =>
+        {
+            string path = context.Request.Path.Value!;
+            if (path.Contains("/blobs/", StringComparison.Ordinal))
+            {
+                // No Range support at all: always the whole blob with 200, like a plain file server.
+                await context.Response.Body.WriteAsync(await File.ReadAllBytesAsync(small.GetBlobPath(Digest.Parse(path[(path.LastIndexOf('/') + 1)..]))));
+                return;
+            }
+
+            await context.Response.Body.WriteAsync(manifest);
+        });
+        var target = new ModelStore(_temp.Combine("target"));
+
+        await Puller(target).PullAsync([ModelName.Parse($"http://{plain.HostAndPort}/library/small:latest")], TestContext.Current.CancellationToken);
+
+        StoreAuditor.AssertConsistent(target);
+        Assert.Single(target.ListManifests());
+    }
+
+    private sealed class CallbackProgress(Action<TransferProgress> callback) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => callback(value);
+    }
+}

@@ -1,12 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using RegistryClient.Store;
 
 namespace RegistryClient.Server;
@@ -40,26 +35,24 @@ public sealed class RegistryServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         IPEndPoint endpoint = ParseListen(options.Listen);
         var store = new ModelStore(options.StoreRoot);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = 0;
-            kestrel.Limits.MaxRequestLineSize = 8 << 10;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 32 << 10;
-            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
-            kestrel.Listen(endpoint);
-        });
-        WebApplication app = builder.Build();
         var handler = new RegistryHandler(store, options.Upstream);
         var accessLog = new AccessLog(options.AccessLog);
-        app.Use(accessLog.InvokeAsync);
-        app.Run(handler.HandleAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal), UriKind.Absolute);
-        return new RegistryServer(app, new Uri(uri.GetLeftPart(UriPartial.Authority) + "/"));
+        (WebApplication app, Uri baseAddress) = await KestrelHost.StartAsync(
+            endpoint,
+            app =>
+            {
+                app.Use(accessLog.InvokeAsync);
+                app.Run(handler.HandleAsync);
+            },
+            kestrel =>
+            {
+                kestrel.Limits.MaxRequestBodySize = 0;
+                kestrel.Limits.MaxRequestLineSize = 8 << 10;
+                kestrel.Limits.MaxRequestHeadersTotalSize = 32 << 10;
+                kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+            },
+            cancellationToken).ConfigureAwait(false);
+        return new RegistryServer(app, baseAddress);
     }
 
     /// <summary>Waits until the server is stopped or <paramref name="cancellationToken"/> fires.</summary>

@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using RegistryClient.Server;
 
 namespace RegistryClient.Tests.Infrastructure;
 
@@ -32,24 +28,23 @@ public sealed class FaultServer : IAsyncDisposable
 
     public static async Task<FaultServer> StartAsync(Func<HttpContext, Task> handler, string address = "127.0.0.1")
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), 0));
-        WebApplication app = builder.Build();
         FaultServer? server = null;
-        app.Use(async (context, next) =>
-        {
-            server!.Requests.Enqueue(new RecordedRequest(
-                context.Request.Method,
-                context.Request.Path.Value ?? string.Empty,
-                context.Request.Headers.Range.ToString(),
-                context.Request.Headers.Authorization.ToString()));
-            await next(context);
-        });
-        app.Run(new RequestDelegate(handler));
-        await app.StartAsync();
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server = new FaultServer(app, new Uri(new Uri(bound).GetLeftPart(UriPartial.Authority) + "/"));
+        (WebApplication app, Uri baseAddress) = await KestrelHost.StartAsync(
+            new IPEndPoint(IPAddress.Parse(address), 0),
+            app =>
+            {
+                app.Use(async (context, next) =>
+                {
+                    server!.Requests.Enqueue(new RecordedRequest(
+                        context.Request.Method,
+                        context.Request.Path.Value ?? string.Empty,
+                        context.Request.Headers.Range.ToString(),
+                        context.Request.Headers.Authorization.ToString()));
+                    await next(context);
+                });
+                app.Run(new RequestDelegate(handler));
+            });
+        server = new FaultServer(app, baseAddress);
         return server;
     }
 

@@ -237,7 +237,11 @@ internal sealed class RegistryHandler
         }
 
         int n = int.TryParse(query["n"], NumberStyles.None, CultureInfo.InvariantCulture, out int asked) ? Math.Clamp(asked, 0, MaxTagsPage) : MaxTagsPage;
-        if (tags.Count > n)
+        if (n == 0)
+        {
+            tags = [];
+        }
+        else if (tags.Count > n)
         {
             tags = tags.Take(n).ToList();
             string next = $"/v2/{repository.Repository}/tags/list?n={n}&last={Uri.EscapeDataString(tags[^1])}";

@@ -18,6 +18,7 @@ internal sealed class ProgressView : IProgress<string>
     private readonly OutputMode _mode;
     private readonly TextWriter _out;
     private readonly Lock _lock = new();
+    private readonly Dictionary<RegistryClient.Content.Digest, (long Completed, TransferState State, long Ticks)> _shown = [];
 
     public ProgressView(OutputMode mode, TextWriter output)
     {
@@ -129,8 +130,6 @@ internal sealed class ProgressView : IProgress<string>
             write(work.IsCompleted);
         }
     }
-
-    private readonly Dictionary<RegistryClient.Content.Digest, (long Completed, TransferState State, long Ticks)> _shown = [];
 
     private void WritePlain(bool final)
     {

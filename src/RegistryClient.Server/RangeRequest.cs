@@ -1,4 +1,4 @@
-using System.Globalization;
+using RegistryClient.Transfer;
 
 namespace RegistryClient.Server;
 
@@ -30,7 +30,7 @@ internal readonly record struct RangeRequest(bool IsPartial, bool Unsatisfiable,
         ReadOnlySpan<char> lastText = spec[(dash + 1)..];
         if (firstText.IsEmpty)
         {
-            if (!TryDigits(lastText, out long suffix))
+            if (!ContentRange.TryParseDigits(lastText, out long suffix))
             {
                 return s_whole;
             }
@@ -44,7 +44,7 @@ internal readonly record struct RangeRequest(bool IsPartial, bool Unsatisfiable,
             return new RangeRequest(true, false, size - take, take);
         }
 
-        if (!TryDigits(firstText, out long first))
+        if (!ContentRange.TryParseDigits(firstText, out long first))
         {
             return s_whole;
         }
@@ -52,7 +52,7 @@ internal readonly record struct RangeRequest(bool IsPartial, bool Unsatisfiable,
         long last = size - 1;
         if (!lastText.IsEmpty)
         {
-            if (!TryDigits(lastText, out last))
+            if (!ContentRange.TryParseDigits(lastText, out last))
             {
                 return s_whole;
             }
@@ -70,24 +70,5 @@ internal readonly record struct RangeRequest(bool IsPartial, bool Unsatisfiable,
 
         last = Math.Min(last, size - 1);
         return new RangeRequest(true, false, first, last - first + 1);
-    }
-
-    private static bool TryDigits(ReadOnlySpan<char> text, out long value)
-    {
-        value = 0;
-        if (text.IsEmpty || text.Length > 19)
-        {
-            return false;
-        }
-
-        foreach (char c in text)
-        {
-            if (!char.IsAsciiDigit(c))
-            {
-                return false;
-            }
-        }
-
-        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 }

@@ -46,7 +46,8 @@ internal static class ContentRange
         return true;
     }
 
-    private static bool TryParseDigits(ReadOnlySpan<char> text, out long value)
+    /// <summary>Parses 1-19 ASCII digits (no sign, no spaces) into a non-negative value.</summary>
+    internal static bool TryParseDigits(ReadOnlySpan<char> text, out long value)
     {
         value = 0;
         if (text.Length is 0 or > 19)

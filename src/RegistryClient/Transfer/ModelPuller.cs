@@ -62,9 +62,11 @@ public sealed partial class ModelPuller
         PulledModel[] models = await Task.WhenAll(distinct.Select(name => ResolveAsync(name, cancellationToken))).ConfigureAwait(false);
 
         var plan = new Dictionary<Digest, Descriptor>();
+        var owners = new Dictionary<Digest, ModelName>();
         var cached = new HashSet<Digest>();
-        foreach (Descriptor blob in models.SelectMany(m => m.Manifest.Blobs))
+        foreach ((ModelName owner, Descriptor blob) in models.SelectMany(m => m.Manifest.Blobs.Select(b => (m.Name, b))))
         {
+            owners.TryAdd(blob.Digest, owner);
             if (!plan.TryAdd(blob.Digest, blob))
             {
                 if (plan[blob.Digest].Size != blob.Size)
@@ -86,7 +88,7 @@ public sealed partial class ModelPuller
         CheckFreeSpace(toFetch);
         LogPullStarting(_logger, distinct.Length, toFetch.Length, toFetch.Sum(d => d.Size));
 
-        await TransferAsync(models, toFetch, cancellationToken).ConfigureAwait(false);
+        await TransferAsync(models, toFetch, owners, cancellationToken).ConfigureAwait(false);
 
         long cachedBytes = plan.Values.Where(d => cached.Contains(d.Digest)).Sum(d => d.Size);
         long fetchedBytes = toFetch.Sum(d => d.Size);
@@ -133,7 +135,7 @@ public sealed partial class ModelPuller
         }
     }
 
-    private async Task TransferAsync(PulledModel[] models, Descriptor[] toFetch, CancellationToken cancellationToken)
+    private async Task TransferAsync(PulledModel[] models, Descriptor[] toFetch, Dictionary<Digest, ModelName> owners, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var failures = new ConcurrentQueue<Exception>();
@@ -160,11 +162,10 @@ public sealed partial class ModelPuller
             var work = new ConcurrentQueue<(ModelName Name, BlobAssembly Blob, int Index)>();
             foreach (Descriptor descriptor in toFetch)
             {
-                ModelName owner = models.First(m => m.Manifest.Blobs.Any(b => b.Digest == descriptor.Digest)).Name;
                 BlobAssembly blob = assemblies[descriptor.Digest];
                 for (int i = 0; i < blob.Chunks.Length; i++)
                 {
-                    work.Enqueue((owner, blob, i));
+                    work.Enqueue((owners[descriptor.Digest], blob, i));
                 }
             }
 

@@ -39,6 +39,26 @@ public sealed class OwnRegistry : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The log once it has stopped growing: a request's line is written after its response completes, so right
+    /// after a client returns the last line may still be on its way.
+    /// </summary>
+    public async Task<string[]> SettledLogLinesAsync()
+    {
+        string[] lines = LogLines();
+        while (true)
+        {
+            await Task.Delay(100);
+            string[] again = LogLines();
+            if (again.Length == lines.Length)
+            {
+                return again;
+            }
+
+            lines = again;
+        }
+    }
+
     /// <summary>Body bytes the server sent for requests whose path contains <paramref name="pathContains"/>.</summary>
     public long BytesServed(string pathContains) =>
         LogLines().Where(l => l.Contains(pathContains, StringComparison.Ordinal)).Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));

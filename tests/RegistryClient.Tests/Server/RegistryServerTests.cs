@@ -147,7 +147,7 @@ public sealed class RegistryServerTests : IAsyncLifetime
         using HttpResponseMessage response = await SendAsync($"v2/library/m/blobs/{_blob.Digest}", "bytes=0-99");
         await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
 
-        string line = _server.LogLines().Single(l => l.Contains(_blob.Digest.ToString(), StringComparison.Ordinal));
+        string line = (await _server.SettledLogLinesAsync()).Single(l => l.Contains(_blob.Digest.ToString(), StringComparison.Ordinal));
         Assert.Matches(@"^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] ""GET /v2/library/m/blobs/sha256:[0-9a-f]{64} HTTP/1\.1"" 206 100$", line);
     }
 }

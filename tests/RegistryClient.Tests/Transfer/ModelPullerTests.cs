@@ -61,13 +61,13 @@ public sealed class ModelPullerTests : IAsyncLifetime
     {
         var target = new ModelStore(_temp.Combine("target"));
         await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
-        int blobRequests = _server.LogLines().Count(l => l.Contains("/blobs/", StringComparison.Ordinal));
+        int blobRequests = (await _server.SettledLogLinesAsync()).Count(l => l.Contains("/blobs/", StringComparison.Ordinal));
 
         PullResult again = await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
 
         Assert.Equal(0, again.BlobsFetched);
         Assert.Equal(4, again.BlobsCached);
-        Assert.Equal(blobRequests, _server.LogLines().Count(l => l.Contains("/blobs/", StringComparison.Ordinal)));
+        Assert.Equal(blobRequests, (await _server.SettledLogLinesAsync()).Count(l => l.Contains("/blobs/", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -81,6 +81,7 @@ public sealed class ModelPullerTests : IAsyncLifetime
         Assert.Equal(2, result.Models.Count);
         Manifest first = Manifest.Parse(_manifest);
         Descriptor weights = first.Layers[0];
+        await _server.SettledLogLinesAsync();
         Assert.Equal(weights.Size, _server.BytesServed("/blobs/" + weights.Digest));
         Assert.True(File.Exists(target.GetManifestPath(Name(tag: "other"))));
         StoreAuditor.AssertConsistent(target);
@@ -141,6 +142,7 @@ public sealed class ModelPullerTests : IAsyncLifetime
         await Puller(target).PullAsync([ModelName.Parse($"http://{front.HostAndPort}/library/three:latest")], TestContext.Current.CancellationToken);
 
         Descriptor weights = Manifest.Parse(_manifest).Layers[0];
+        await _server.SettledLogLinesAsync();
         Assert.Equal(weights.Size, _server.BytesServed("/blobs/" + weights.Digest));
         Assert.True(front.CountRequests("/blobs/") >= 4);
         StoreAuditor.AssertConsistent(target);

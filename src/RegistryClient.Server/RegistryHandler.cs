@@ -18,12 +18,17 @@ internal sealed class RegistryHandler
 
     private readonly ModelStore _store;
     private readonly ManifestLocator _manifests;
+    private readonly ChunkSumsIndex _chunkSums;
 
-    public RegistryHandler(ModelStore store, string? upstream)
+    public RegistryHandler(ModelStore store, string? upstream, long chunkSize)
     {
         _store = store;
         _manifests = new ManifestLocator(store, upstream);
+        _chunkSums = new ChunkSumsIndex(store, chunkSize);
     }
+
+    /// <summary>The chunksums lists of this server.</summary>
+    public ChunkSumsIndex ChunkSums => _chunkSums;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -59,7 +64,7 @@ internal sealed class RegistryHandler
 
         if (segments.Length is < 3 or > 4)
         {
-            await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN", "expected /v2/<namespace>/<model>/{manifests,blobs,tags}/...").ConfigureAwait(false);
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN", "expected /v2/<namespace>/<model>/{manifests,blobs,chunksums,tags}/...").ConfigureAwait(false);
             return;
         }
 
@@ -80,6 +85,9 @@ internal sealed class RegistryHandler
                 break;
             case "blobs":
                 await BlobAsync(context, reference, head).ConfigureAwait(false);
+                break;
+            case "chunksums":
+                await ChunkSumsAsync(context, repository, reference, head).ConfigureAwait(false);
                 break;
             case "tags" when reference == "list":
                 await TagsAsync(context, repository, head).ConfigureAwait(false);
@@ -125,16 +133,19 @@ internal sealed class RegistryHandler
         await WriteAsync(context, StatusCodes.Status200OK, ManifestMediaType(bytes), bytes, head).ConfigureAwait(false);
     }
 
-    private async Task BlobAsync(HttpContext context, string reference, bool head)
+    /// <summary>
+    /// Parses the digest and opens the blob (never through a symbolic link); answers 400 or 404 itself and returns
+    /// null when it cannot.
+    /// </summary>
+    private async Task<(Digest Digest, SafeFileHandle Handle)?> OpenBlobAsync(HttpContext context, string reference)
     {
         if (!Digest.TryParse(reference, out Digest digest))
         {
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", "a digest is sha256:<64 lower-case hex digits>").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         string path = _store.GetBlobPath(digest);
-        SafeFileHandle handle;
         try
         {
             var info = new FileInfo(path);
@@ -143,11 +154,38 @@ internal sealed class RegistryHandler
                 throw new FileNotFoundException(path);
             }
 
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+            return (digest, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             await ErrorAsync(context, StatusCodes.Status404NotFound, "BLOB_UNKNOWN", $"blob unknown: {digest}").ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    private async Task ChunkSumsAsync(HttpContext context, ModelName repository, string reference, bool head)
+    {
+        if (await OpenBlobAsync(context, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
+        {
+            return;
+        }
+
+        long size;
+        using (handle)
+        {
+            size = RandomAccess.GetLength(handle);
+        }
+
+        byte[] body = await _chunkSums.GetAsync(digest, size, context.RequestAborted).ConfigureAwait(false);
+        context.Response.Headers.ContentLocation = $"/v2/{repository.Repository}/blobs/{digest}";
+        context.Response.Headers["Docker-Content-Digest"] = digest.ToString();
+        await WriteAsync(context, StatusCodes.Status200OK, "text/plain; charset=us-ascii", body, head).ConfigureAwait(false);
+    }
+
+    private async Task BlobAsync(HttpContext context, string reference, bool head)
+    {
+        if (await OpenBlobAsync(context, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
+        {
             return;
         }
 

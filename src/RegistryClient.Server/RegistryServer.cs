@@ -14,12 +14,17 @@ namespace RegistryClient.Server;
 public sealed class RegistryServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly RegistryHandler _handler;
 
-    private RegistryServer(WebApplication app, Uri baseAddress)
+    private RegistryServer(WebApplication app, Uri baseAddress, RegistryHandler handler)
     {
         _app = app;
         BaseAddress = baseAddress;
+        _handler = handler;
     }
+
+    /// <summary>How many chunksums lists this server computed from blob bytes (the rest came from sidecars).</summary>
+    internal int ChunkSumsComputed => _handler.ChunkSums.Computed;
 
     /// <summary>The address the server listens on, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri BaseAddress { get; }
@@ -35,7 +40,12 @@ public sealed class RegistryServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         IPEndPoint endpoint = ParseListen(options.Listen);
         var store = new ModelStore(options.StoreRoot);
-        var handler = new RegistryHandler(store, options.Upstream);
+        if (options.ChunkSize is < (64 << 10) or > (1L << 30))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ChunkSize, "the chunk size must be from 64 KiB to 1 GiB");
+        }
+
+        var handler = new RegistryHandler(store, options.Upstream, options.ChunkSize);
         var accessLog = new AccessLog(options.AccessLog);
         (WebApplication app, Uri baseAddress) = await KestrelHost.StartAsync(
             endpoint,
@@ -52,7 +62,7 @@ public sealed class RegistryServer : IAsyncDisposable
                 kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
             },
             cancellationToken).ConfigureAwait(false);
-        return new RegistryServer(app, baseAddress);
+        return new RegistryServer(app, baseAddress, handler);
     }
 
     /// <summary>Waits until the server is stopped or <paramref name="cancellationToken"/> fires.</summary>

@@ -15,6 +15,12 @@ public sealed record RegistryServerOptions
     /// </summary>
     public string? Upstream { get; init; }
 
+    /// <summary>The chunk size of the chunksums lists the server offers. Default <see cref="DefaultChunkSize"/>; from 64 KiB to 1 GiB.</summary>
+    public long ChunkSize { get; init; } = DefaultChunkSize;
+
+    /// <summary>The default chunk size of chunksums lists (see the README for the measurement behind it).</summary>
+    public const long DefaultChunkSize = 16L << 20;
+
     /// <summary>Where one common-log-format line per request goes. Null means nowhere.</summary>
     public TextWriter? AccessLog { get; init; }
 }

@@ -27,9 +27,15 @@ internal static class PullCommand
         {
             Description = "For multi-platform indexes: the os/arch[/variant] to pull. Default: this machine's",
         };
-        var command = new Command("pull", "Pull models from a registry into the store; each blob is verified while it downloads")
+        var noChunkSums = new Option<bool>("--no-chunksums")
         {
-            names, models, insecure, concurrency, platform, json, verbose,
+            Description = "Do not ask the registry for chunksums; fetch every blob by own ranges, verified by its whole digest only",
+        };
+        var command = new Command(
+            "pull",
+            "Pull models from a registry into the store; each blob is verified while it downloads (chunk by chunk where the registry offers chunksums), and an interrupted pull resumes without fetching verified bytes again")
+        {
+            names, models, insecure, concurrency, platform, noChunkSums, json, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
@@ -37,7 +43,12 @@ internal static class PullCommand
             var store = new ModelStore(ModelStore.ResolveRoot(result.GetValue(models)));
             OutputMode mode = result.GetValue(json) ? OutputMode.Json : Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
             var registryOptions = new RegistryOptions { Insecure = result.GetValue(insecure) };
-            var pullOptions = new PullOptions { Concurrency = result.GetValue(concurrency), Platform = result.GetValue(platform) };
+            var pullOptions = new PullOptions
+            {
+                Concurrency = result.GetValue(concurrency),
+                Platform = result.GetValue(platform),
+                ChunkSumsThreshold = result.GetValue(noChunkSums) ? long.MaxValue : new PullOptions().ChunkSumsThreshold,
+            };
             try
             {
                 await RunAsync(store, parsed, registryOptions, pullOptions, mode, cancellationToken).ConfigureAwait(false);
@@ -81,7 +92,9 @@ internal static class PullCommand
         string models = string.Join(", ", result.Models.Select(m => m.Name.DisplayName));
         string fetched = result.BlobsFetched == 0
             ? "nothing to fetch"
-            : $"fetched {result.BlobsFetched} blob(s), {Units.Bytes(result.BytesFetched)} at {Units.Rate(result.BytesFetched / seconds)}, each verified on arrival";
+            : $"fetched {result.BlobsFetched} blob(s), {Units.Bytes(result.BytesFetched)} downloaded at {Units.Rate(result.BytesFetched / seconds)}"
+                + (result.BytesResumed > 0 ? $" and {Units.Bytes(result.BytesResumed)} resumed from an earlier pull" : string.Empty)
+                + ", each verified on arrival";
         string present = result.BlobsCached == 0 ? string.Empty : $"; {result.BlobsCached} blob(s), {Units.Bytes(result.BytesCached)} already present";
         return $"pulled {models} into {store.Root} in {seconds:0.00} s: {fetched}{present}";
     }

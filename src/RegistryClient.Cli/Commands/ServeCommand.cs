@@ -21,10 +21,16 @@ internal static class ServeCommand
             Description = "When several registries in the store hold the same model, serve this host's (default registry.ollama.ai's, else the first)",
             HelpName = "HOST",
         };
-        Option<bool> verbose = CommonOptions.Verbose();
-        var command = new Command("serve", "Serve a store over the OCI distribution API (read-only); one access-log line per request on stdout")
+        var chunkSize = new Option<int>("--chunk-size")
         {
-            models, listen, upstream, verbose,
+            Description = "Chunk size in MiB of the chunksums lists offered for each blob (computed once, kept in .regc/chunksums)",
+            DefaultValueFactory = _ => (int)(RegistryServerOptions.DefaultChunkSize >> 20),
+            HelpName = "MiB",
+        };
+        Option<bool> verbose = CommonOptions.Verbose();
+        var command = new Command("serve", "Serve a store over the OCI distribution API (read-only), with Ollama's chunksums endpoint; one access-log line per request on stdout")
+        {
+            models, listen, upstream, chunkSize, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
@@ -34,12 +40,19 @@ internal static class ServeCommand
                 throw new DirectoryNotFoundException($"the model store {root} does not exist; pass --models DIR");
             }
 
+            int chunkMebibytes = result.GetValue(chunkSize);
+            if (chunkMebibytes is < 1 or > 1024)
+            {
+                throw new ArgumentException("--chunk-size must be from 1 to 1024 MiB");
+            }
+
             RegistryServer server = await RegistryServer.StartAsync(
                 new RegistryServerOptions
                 {
                     StoreRoot = root,
                     Listen = result.GetValue(listen)!,
                     Upstream = result.GetValue(upstream),
+                    ChunkSize = (long)chunkMebibytes << 20,
                     AccessLog = Console.Out,
                 },
                 cancellationToken).ConfigureAwait(false);

@@ -103,6 +103,11 @@ internal sealed class ProgressView : IProgress<string>
                             tasks.Add(blob.Digest, task);
                         }
 
+                        if (blob.Reused > 0 && blob.State is not TransferState.Cached)
+                        {
+                            task.Description = $"pulling {blob.Digest.Short} ({Units.Bytes(blob.Reused)} resumed)";
+                        }
+
                         task.Value = blob.Total == 0 && blob.State is TransferState.Completed or TransferState.Cached ? 1 : blob.Completed;
                         if (blob.State is TransferState.Completed or TransferState.Cached)
                         {
@@ -170,9 +175,10 @@ internal sealed class ProgressView : IProgress<string>
     {
         double percent = blob.Total == 0 ? 100 : completed * 100.0 / blob.Total;
         string eta = rate > 0 ? " ETA " + Units.Duration(TimeSpan.FromSeconds((blob.Total - completed) / rate)) : string.Empty;
+        string resumed = blob.Reused > 0 ? $" ({Units.Bytes(blob.Reused)} resumed)" : string.Empty;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"pulling {blob.Digest.Short}: {percent,3:0}% {Units.Bytes(completed)}/{Units.Bytes(blob.Total)} {(rate > 0 ? Units.Rate(rate) : string.Empty)}{eta}");
+            $"pulling {blob.Digest.Short}: {percent,3:0}% {Units.Bytes(completed)}/{Units.Bytes(blob.Total)} {(rate > 0 ? Units.Rate(rate) : string.Empty)}{eta}{resumed}");
     }
 
     private void WriteJsonProgress(bool final)
@@ -194,6 +200,7 @@ internal sealed class ProgressView : IProgress<string>
                 ["digest"] = blob.Digest.ToString(),
                 ["total"] = blob.Total,
                 ["completed"] = completed,
+                ["reused"] = blob.Reused,
             });
         }
     }

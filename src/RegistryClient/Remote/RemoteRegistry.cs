@@ -87,21 +87,7 @@ public sealed partial class RemoteRegistry
         ArgumentNullException.ThrowIfNull(name);
         var uri = new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/manifests/{reference}");
         Digest? pinned = Digest.TryParse(reference, out Digest parsed) ? parsed : null;
-        return await Pipeline.ExecuteAsync(
-            async token =>
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-                timeout.CancelAfter(Options.RequestTimeout);
-                try
-                {
-                    return await FetchManifestOnceAsync(name, uri, pinned, timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
-                {
-                    throw new RegistryProtocolException($"GET {Redact(uri)} took longer than {Options.RequestTimeout.TotalSeconds:0} s", isTransient: true);
-                }
-            },
-            cancellationToken).ConfigureAwait(false);
+        return await ExecuteWithTimeoutAsync(uri, token => FetchManifestOnceAsync(name, uri, pinned, token), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<FetchedManifest> FetchManifestOnceAsync(ModelName name, Uri uri, Digest? pinned, CancellationToken cancellationToken)
@@ -160,6 +146,89 @@ public sealed partial class RemoteRegistry
         }
 
         return new FetchedManifest(body, response.Content.Headers.ContentType?.MediaType, actual);
+    }
+
+    /// <summary>
+    /// Asks the registry for a blob's chunksums (PROTOCOL §2) and validates the whole list before returning it.
+    /// Returns null when the registry has none for the blob (404 or any other non-200 answer): the caller then
+    /// falls back to its own ranges.
+    /// </summary>
+    /// <exception cref="RegistryProtocolException">The list or its <c>Content-Location</c> is invalid, after retries.</exception>
+    public async Task<ChunkSums?> GetChunkSumsAsync(ModelName name, Descriptor blob, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var uri = new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/chunksums/{blob.Digest}");
+        return await ExecuteWithTimeoutAsync(uri, token => FetchChunkSumsOnceAsync(name, blob, uri, token), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a small request through the retry pipeline, each attempt bounded by <see cref="RegistryOptions.RequestTimeout"/>.</summary>
+    private async Task<T> ExecuteWithTimeoutAsync<T>(Uri uri, Func<CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        return await Pipeline.ExecuteAsync(
+            async token =>
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+                timeout.CancelAfter(Options.RequestTimeout);
+                try
+                {
+                    return await attempt(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
+                {
+                    throw new RegistryProtocolException($"GET {Redact(uri)} took longer than {Options.RequestTimeout.TotalSeconds:0} s", isTransient: true);
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ChunkSums?> FetchChunkSumsOnceAsync(ModelName name, Descriptor blob, Uri uri, CancellationToken cancellationToken)
+    {
+        using HttpResponseMessage response = await SendAsync(HttpMethod.Get, uri, null, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            LogNoChunkSums(_logger, blob.Digest.Short, (int)response.StatusCode);
+            return null;
+        }
+
+        Uri requested = response.RequestMessage?.RequestUri ?? uri;
+        Uri location = ResolveContentLocation(response.Content.Headers.ContentLocation, requested, blob.Digest) ?? GetBlobUri(name, blob.Digest);
+        if (response.Content.Headers.ContentEncoding.Count > 0)
+        {
+            throw new RegistryProtocolException($"the chunksums of {blob.Digest.Short} came with Content-Encoding {string.Join(",", response.Content.Headers.ContentEncoding)}, which is not accepted", isTransient: false);
+        }
+
+        byte[] body = await ReadAtMostAsync(response, ChunkSums.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+        if (response.Content.Headers.ContentLength is long length && length != body.Length && body.Length <= ChunkSums.MaxBodyBytes)
+        {
+            throw new RegistryProtocolException($"the chunksums of {blob.Digest.Short} announced {length} bytes but {body.Length} arrived", isTransient: true);
+        }
+
+        return ChunkSums.Parse(body, blob.Size, location, blob.Digest);
+    }
+
+    /// <summary>
+    /// Resolves a chunksums <c>Content-Location</c> against the URL that answered: only http(s), never from https
+    /// down to http. Null when the header is absent (the blob's own URL is used).
+    /// </summary>
+    internal static Uri? ResolveContentLocation(Uri? header, Uri requested, Digest blob)
+    {
+        if (header is null || header.OriginalString.Length == 0)
+        {
+            return null;
+        }
+
+        Uri resolved = header.IsAbsoluteUri ? header : new Uri(requested, header);
+        if (resolved.Scheme != Uri.UriSchemeHttp && resolved.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new RegistryProtocolException($"the chunksums of {blob.Short} point to a {Digest.Printable(resolved.Scheme)}: URL, which is not followed", isTransient: false);
+        }
+
+        if (requested.Scheme == Uri.UriSchemeHttps && resolved.Scheme == Uri.UriSchemeHttp)
+        {
+            throw new RegistryProtocolException($"the chunksums of {blob.Short} point from https down to http ({Redact(resolved)}); refusing the downgrade", isTransient: false);
+        }
+
+        return resolved;
     }
 
     /// <summary>
@@ -314,6 +383,9 @@ public sealed partial class RemoteRegistry
 
     /// <summary>A URI for messages and logs: scheme, host and path, never the query (signed URLs keep secrets there).</summary>
     internal static string Redact(Uri uri) => uri.GetLeftPart(UriPartial.Path);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "no chunksums for {Blob} (status {Status}); using own ranges")]
+    private static partial void LogNoChunkSums(ILogger logger, string blob, int status);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Method} {Uri} range={Range}")]
     private static partial void LogRequest(ILogger logger, string method, string uri, string? range);

@@ -74,8 +74,19 @@ public sealed class ModelStore
     /// <summary>The path of a complete blob: <c>blobs/sha256-&lt;hex&gt;</c>.</summary>
     public string GetBlobPath(Digest digest) => Path.Combine(BlobsDirectory, digest.FileName);
 
-    /// <summary>The path of a blob being downloaded: <c>.regc/partial/sha256-&lt;hex&gt;.partial</c>.</summary>
-    public string GetPartialPath(Digest digest) => Path.Combine(PartialDirectory, digest.FileName + ".partial");
+    /// <summary>
+    /// The files kept for a blob being downloaded: <c>.regc/partial/sha256-&lt;hex&gt;.&lt;owner&gt;.partial</c> and
+    /// its <c>.marker</c> and <c>.owner</c> companions, and the blob's claim <c>.lock</c>.
+    /// </summary>
+    public IReadOnlyList<string> GetPartialFiles(Digest digest)
+    {
+        if (!Directory.Exists(PartialDirectory))
+        {
+            return [];
+        }
+
+        return Directory.GetFiles(PartialDirectory, digest.FileName + ".*").Order(StringComparer.Ordinal).ToArray();
+    }
 
     /// <summary>The path of a model's manifest: <c>manifests/&lt;host&gt;/&lt;ns&gt;/&lt;model&gt;/&lt;tag&gt;</c>, lower-cased.</summary>
     public string GetManifestPath(ModelName name)

@@ -1,56 +1,100 @@
+using System.Collections.Concurrent;
 using Microsoft.Win32.SafeHandles;
 using RegistryClient.Content;
 
 namespace RegistryClient.Store;
 
 /// <summary>
-/// A blob being written: one <c>.partial</c> file in the store's private folder, opened once, written with
-/// positional writes at each range's final offset. Only <see cref="CommitVerified"/> moves it into <c>blobs/</c>,
+/// A blob being written: one partial file in the store's private folder, owned by one process at a time and named
+/// for its blob and its owner (<c>.regc/partial/sha256-&lt;hex&gt;.&lt;owner&gt;.partial</c>), written with
+/// positional writes at each chunk's final offset. Only <see cref="CommitVerified"/> moves it into <c>blobs/</c>,
 /// and only the caller that has verified the whole digest may call it.
 /// </summary>
+/// <remarks>
+/// Ownership does not rest on file locks alone: a process takes over another's partial only when that owner is
+/// dead (no lock held, and its owner record names a process that is gone), and takes it by renaming the file to
+/// its own name, which only one process can do. Two processes therefore never write one file, even where locks
+/// silently do nothing; at worst both download the blob and both commit the same verified bytes.
+/// </remarks>
 internal sealed class PartialBlob : IDisposable
 {
+    private static readonly TimeSpan ClaimLockWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>Partials open in this process (file locks do not separate two pulls of one process on every file system).</summary>
+    private static readonly ConcurrentDictionary<string, byte> Active = new(StringComparer.Ordinal);
+
     private readonly ModelStore _store;
     private readonly SafeFileHandle _handle;
 
-    private PartialBlob(ModelStore store, Descriptor descriptor, string path, SafeFileHandle handle)
+    private PartialBlob(ModelStore store, Descriptor descriptor, string path, SafeFileHandle handle, long existingLength)
     {
         _store = store;
         Descriptor = descriptor;
         Path = path;
         _handle = handle;
+        ExistingLength = existingLength;
     }
 
     public Descriptor Descriptor { get; }
 
     public string Path { get; }
 
+    /// <summary>The resume marker's path, beside the partial.</summary>
+    public string MarkerPath => System.IO.Path.ChangeExtension(Path, ".marker");
+
+    private string OwnerPath => System.IO.Path.ChangeExtension(Path, ".owner");
+
+    /// <summary>Bytes (from 0) the file held when it was taken over from an earlier pull; 0 for a new file.</summary>
+    public long ExistingLength { get; }
+
+    /// <summary>True when the file was taken over from an earlier pull, so its bytes may be reused after checking.</summary>
+    public bool Resumed => ExistingLength > 0;
+
     /// <summary>
-    /// Creates the partial file afresh, reserving its size on disk so that a full disk shows at once.
-    /// The file is locked for this process (advisory), so two writers never share one partial.
+    /// Takes the blob's partial file for <paramref name="owner"/>: an earlier pull's, when its owner is dead, or a
+    /// new one with its size reserved on disk (so a full disk shows at once). Returns null when a live process
+    /// owns the blob's partial: the caller waits for that process to commit it, or to die.
     /// </summary>
-    /// <exception cref="StoreException">The file cannot be created, space cannot be reserved, or another process holds it.</exception>
-    public static PartialBlob Create(ModelStore store, Descriptor descriptor)
+    /// <exception cref="StoreException">The file cannot be created or space cannot be reserved.</exception>
+    public static PartialBlob? TryClaim(ModelStore store, Descriptor descriptor, PartialOwner owner)
     {
         store.EnsureDirectory(store.PartialDirectory);
-        string path = store.GetPartialPath(descriptor.Digest);
+        string prefix = System.IO.Path.Combine(store.PartialDirectory, descriptor.Digest.FileName);
         try
         {
-            SafeFileHandle handle;
-            if (File.Exists(path))
+            using SafeFileHandle? claimLock = TakeClaimLock(prefix + ".lock");
+            if (claimLock is null)
             {
-                // Lock first (fails if another process holds it), then start over: without a resume record the
-                // old bytes cannot be trusted.
-                handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
-                RandomAccess.SetLength(handle, 0);
-            }
-            else
-            {
-                handle = File.OpenHandle(
-                    path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, descriptor.Size);
+                return null;
             }
 
-            return new PartialBlob(store, descriptor, path, handle);
+            string mine = $"{prefix}.{owner.Id}.partial";
+            foreach (string candidate in Directory.EnumerateFiles(store.PartialDirectory, descriptor.Digest.FileName + ".*.partial"))
+            {
+                string id = System.IO.Path.GetFileName(candidate)[(descriptor.Digest.FileName.Length + 1)..^".partial".Length];
+                if (!PartialOwner.IsValidId(id))
+                {
+                    continue;
+                }
+
+                if (id == owner.Id && !Active.IsEmpty && Active.ContainsKey(candidate))
+                {
+                    return null; // Another pull in this process is writing it.
+                }
+
+                PartialBlob? taken = id == owner.Id
+                    ? TryReopen(store, descriptor, candidate)
+                    : TryTakeOver(store, descriptor, owner, candidate, $"{prefix}.{id}", mine);
+                if (taken is not null || File.Exists(candidate))
+                {
+                    return taken; // Taken over, or its owner lives.
+                }
+            }
+
+            WriteOwner(owner, System.IO.Path.ChangeExtension(mine, ".owner"));
+            SafeFileHandle handle = File.OpenHandle(
+                mine, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, descriptor.Size);
+            return Activate(new PartialBlob(store, descriptor, mine, handle, 0));
         }
         catch (IOException e) when (e is not StoreException)
         {
@@ -58,7 +102,134 @@ internal sealed class PartialBlob : IDisposable
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new StoreException($"cannot create {path}: {e.Message}", e);
+            throw new StoreException($"cannot create a partial file in {store.PartialDirectory}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Opens this process's own partial left by an earlier, ended pull; null when it is in use.</summary>
+    private static PartialBlob? TryReopen(ModelStore store, Descriptor descriptor, string path)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        return Adopt(store, descriptor, path, handle);
+    }
+
+    private static PartialBlob Adopt(ModelStore store, Descriptor descriptor, string path, SafeFileHandle handle)
+    {
+        long length = RandomAccess.GetLength(handle);
+        if (length != descriptor.Size)
+        {
+            RandomAccess.SetLength(handle, descriptor.Size);
+        }
+
+        return Activate(new PartialBlob(store, descriptor, path, handle, Math.Min(length, descriptor.Size)));
+    }
+
+    /// <summary>Records a partial as in use by this process until it is committed, discarded or closed.</summary>
+    private static PartialBlob Activate(PartialBlob partial)
+    {
+        if (!Active.TryAdd(partial.Path, 0))
+        {
+            partial._handle.Dispose();
+            throw new StoreException($"{partial.Path} is already in use by this process");
+        }
+
+        return partial;
+    }
+
+    /// <summary>Takes over a dead owner's partial by renaming it; null when its owner lives or another process won.</summary>
+    private static PartialBlob? TryTakeOver(ModelStore store, Descriptor descriptor, PartialOwner owner, string candidate, string theirs, string mine)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(candidate, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (IOException)
+        {
+            return null; // Locked: its owner is alive.
+        }
+
+        try
+        {
+            if (PartialOwner.IsAlive(theirs + ".owner", candidate))
+            {
+                handle.Dispose();
+                return null;
+            }
+
+            WriteOwner(owner, System.IO.Path.ChangeExtension(mine, ".owner"));
+            try
+            {
+                File.Move(candidate, mine);
+            }
+            catch (FileNotFoundException)
+            {
+                handle.Dispose();
+                return null; // Another process took it first.
+            }
+
+            if (File.Exists(theirs + ".marker"))
+            {
+                File.Move(theirs + ".marker", System.IO.Path.ChangeExtension(mine, ".marker"), overwrite: true);
+            }
+
+            File.Delete(theirs + ".owner");
+            return Adopt(store, descriptor, mine, handle);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Serializes claims of one blob between processes (where locks work); waits briefly, else null.</summary>
+    private static SafeFileHandle? TakeClaimLock(string path)
+    {
+        DateTime until = DateTime.UtcNow + ClaimLockWait;
+        while (true)
+        {
+            try
+            {
+                return File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && !IsDiskFull(e) && DateTime.UtcNow < until)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    private static void WriteOwner(PartialOwner owner, string path)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, owner.Serialize());
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Tells other processes this owner is alive (for those on other hosts, which cannot see its process).</summary>
+    public void Touch()
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(OwnerPath, DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A missing heartbeat only makes another host wait less.
         }
     }
 
@@ -73,6 +244,19 @@ internal sealed class PartialBlob : IDisposable
         catch (IOException e)
         {
             throw Translate(e, _store, Descriptor.Digest, "write");
+        }
+    }
+
+    /// <summary>Reads bytes written earlier, asynchronously (for checking a taken-over partial's chunks).</summary>
+    public async ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RandomAccess.ReadAsync(_handle, buffer, offset, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw Translate(e, _store, Descriptor.Digest, "read back");
         }
     }
 
@@ -118,6 +302,8 @@ internal sealed class PartialBlob : IDisposable
 
         _handle.Dispose();
         _store.CommitVerifiedBlob(Path, Descriptor.Digest);
+        RemoveCompanions();
+        Active.TryRemove(Path, out _);
     }
 
     /// <summary>Closes and removes the partial file (after a digest mismatch: its bytes are known bad).</summary>
@@ -125,9 +311,26 @@ internal sealed class PartialBlob : IDisposable
     {
         _handle.Dispose();
         File.Delete(Path);
+        RemoveCompanions();
+        Active.TryRemove(Path, out _);
     }
 
-    public void Dispose() => _handle.Dispose();
+    private void RemoveCompanions()
+    {
+        File.Delete(MarkerPath);
+        File.Delete(OwnerPath);
+        File.Delete(System.IO.Path.Combine(_store.PartialDirectory, Descriptor.Digest.FileName + ".lock"));
+    }
+
+    /// <summary>Closes the file and keeps it (and its marker) for a later pull to resume.</summary>
+    public void Dispose()
+    {
+        if (!_handle.IsClosed)
+        {
+            _handle.Dispose();
+            Active.TryRemove(Path, out _);
+        }
+    }
 
     internal static bool IsDiskFull(IOException e) =>
         e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)

@@ -1,38 +1,53 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using RegistryClient.Content;
+using RegistryClient.Names;
 using RegistryClient.Store;
 
 namespace RegistryClient.Transfer;
 
 /// <summary>
-/// One blob being pulled: its partial file, its ranges, and the whole-blob SHA-256 computed in order while the
-/// ranges arrive. The hash follows the contiguous written prefix (read back from the page cache), so the blob is
-/// verified the moment its last byte lands and is committed into <c>blobs/</c> only if it matches.
+/// One blob being pulled: its partial file, its chunks (the registry's chunksums, or the puller's own ranges), its
+/// resume marker, and the whole-blob SHA-256 computed in order while chunks arrive. The hash follows the
+/// contiguous prefix of usable chunks (read back from the page cache), so the blob is verified the moment its last
+/// chunk lands and is committed into <c>blobs/</c> only if it matches.
 /// </summary>
 /// <remarks>
-/// Each range is written by one worker at a time, which publishes how far it got with <see cref="OnWritten"/>.
-/// The hasher task is the only reader of those counters' sum, and the only caller of commit.
+/// With chunk digests, a chunk becomes usable (hashable, and marked in the resume marker) only once its own digest
+/// matched, so a bad chunk fetched again never reaches the whole-blob hash. Without them, bytes are usable as they
+/// are written and a range is marked once complete; the whole-blob digest is then the only check.
+/// Marks are written in batches, each after an fdatasync of the partial, so the marker never runs ahead of the data.
 /// </remarks>
 internal sealed class BlobAssembly : IDisposable
 {
     private const int HashBufferSize = 4 << 20;
-    private const long FlushEvery = 128L << 20;
+    private static readonly TimeSpan MarkInterval = TimeSpan.FromMilliseconds(250);
 
-    private readonly long[] _written;
+    private readonly long[] _usable;
+    private readonly bool[] _checkLocally;
     private readonly SemaphoreSlim _signal = new(0); // unbounded: a spare wake-up only costs one empty loop
     private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<int> _toMark = new();
     private readonly IProgress<TransferProgress>? _progress;
+    private ResumeMarker? _marker;
     private int _pending;
-    private long _completed;
+    private long _downloaded;
+    private long _reused;
 
-    public BlobAssembly(PartialBlob partial, Chunk[] chunks, IProgress<TransferProgress>? progress)
+    public BlobAssembly(ModelName name, PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, IProgress<TransferProgress>? progress)
     {
+        Name = name;
         Partial = partial;
         Chunks = chunks;
-        _written = new long[chunks.Length];
+        ChunkDigests = chunkDigests;
+        _usable = new long[chunks.Length];
+        _checkLocally = new bool[chunks.Length];
         _progress = progress;
     }
+
+    /// <summary>The model the blob is fetched for (its repository names the blob's URL).</summary>
+    public ModelName Name { get; }
 
     public PartialBlob Partial { get; }
 
@@ -40,56 +55,185 @@ internal sealed class BlobAssembly : IDisposable
 
     public Chunk[] Chunks { get; }
 
-    /// <summary>A storage URL a registry redirected this blob to, reused for its later ranges.</summary>
+    /// <summary>The registry's digest of each chunk, or null when the chunks are the puller's own ranges.</summary>
+    public Digest[]? ChunkDigests { get; }
+
+    /// <summary>Where to fetch the bytes from: the chunksums' location, or a storage URL a registry redirected to.</summary>
     public Uri? Location { get; set; }
 
     /// <summary>Completes when the verified blob is in <c>blobs/</c>; faults when it cannot be.</summary>
     public Task Committed => _committed.Task;
 
-    /// <summary>Bytes written so far.</summary>
-    public long Completed => Interlocked.Read(ref _completed);
+    /// <summary>Bytes downloaded in this run and kept.</summary>
+    public long Downloaded => Interlocked.Read(ref _downloaded);
 
-    /// <summary>Records that chunk <paramref name="index"/> now has <paramref name="writtenFromStart"/> bytes in place.</summary>
+    /// <summary>Bytes reused from an earlier run's partial file.</summary>
+    public long Reused => Interlocked.Read(ref _reused);
+
+    /// <summary>
+    /// Opens the resume marker. Chunks it records as durable are taken as they are; when the partial came from an
+    /// earlier pull and chunk digests are known, every other chunk is checked against its digest before it is
+    /// fetched. Returns the chunks still to do.
+    /// </summary>
+    public List<int> Resume(Digest listDigest)
+    {
+        _marker = ResumeMarker.Open(Partial.MarkerPath, Descriptor.Size, listDigest, ChunkDigests is not null, Chunks.Length, out bool[]? durable);
+        var todo = new List<int>();
+        for (int i = 0; i < Chunks.Length; i++)
+        {
+            bool inFile = Chunks[i].End < Partial.ExistingLength;
+            if (durable is not null && durable[i] && inFile)
+            {
+                _usable[i] = Chunks[i].Length;
+                _reused += Chunks[i].Length;
+                continue;
+            }
+
+            _checkLocally[i] = inFile && ChunkDigests is not null;
+            todo.Add(i);
+        }
+
+        _progress?.Report(new TransferProgress(Descriptor.Digest, _reused, Descriptor.Size, TransferState.Started, _reused));
+        return todo;
+    }
+
+    /// <summary>
+    /// For a chunk of a taken-over partial: hashes its bytes in the file and, when they match the chunk's digest,
+    /// takes them instead of fetching them. Returns true when the chunk needs no fetch.
+    /// </summary>
+    public async Task<bool> TryReuseAsync(int index, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (!_checkLocally[index] || ChunkDigests is null)
+        {
+            return false;
+        }
+
+        Chunk chunk = Chunks[index];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        for (long offset = chunk.Start; offset <= chunk.End;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int want = (int)Math.Min(buffer.Length, chunk.End - offset + 1);
+            int read = await Partial.ReadAsync(buffer[..want], offset, cancellationToken).ConfigureAwait(false);
+            if (read <= 0)
+            {
+                return false;
+            }
+
+            hash.AppendData(buffer.Span[..read]);
+            offset += read;
+        }
+
+        Span<byte> actual = stackalloc byte[SHA256.HashSizeInBytes];
+        hash.GetHashAndReset(actual);
+        if (!ChunkDigests[index].Matches(actual))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _reused, chunk.Length);
+        Publish(index, chunk.Length, durable: true);
+        return true;
+    }
+
+    /// <summary>Own ranges: chunk <paramref name="index"/> now has <paramref name="writtenFromStart"/> bytes in place.</summary>
     public void OnWritten(int index, long writtenFromStart, int justWritten)
     {
-        Volatile.Write(ref _written[index], writtenFromStart);
-        long completed = Interlocked.Add(ref _completed, justWritten);
-        _progress?.Report(new TransferProgress(Descriptor.Digest, completed, Descriptor.Size, TransferState.Running));
+        Interlocked.Add(ref _downloaded, justWritten);
+        Publish(index, writtenFromStart, durable: writtenFromStart == Chunks[index].Length);
+    }
+
+    /// <summary>Chunk digests: bytes of a chunk were written, not yet verified (progress only).</summary>
+    public void OnReceived(int justWritten)
+    {
+        Interlocked.Add(ref _downloaded, justWritten);
+        ReportRunning();
+    }
+
+    /// <summary>Chunk digests: the chunk's bytes matched; it may be hashed and marked.</summary>
+    public void OnChunkVerified(int index) => Publish(index, Chunks[index].Length, durable: true);
+
+    /// <summary>Chunk digests: the chunk's bytes did not match and will be fetched again.</summary>
+    public void OnChunkDiscarded(int index) => Interlocked.Add(ref _downloaded, -Chunks[index].Length);
+
+    private void Publish(int index, long usable, bool durable)
+    {
+        Volatile.Write(ref _usable[index], usable);
+        if (durable)
+        {
+            _toMark.Enqueue(index);
+        }
+
+        ReportRunning();
         if (Interlocked.Exchange(ref _pending, 1) == 0)
         {
             _signal.Release();
         }
     }
 
+    private void ReportRunning()
+    {
+        long reused = Reused;
+        _progress?.Report(new TransferProgress(Descriptor.Digest, reused + Downloaded, Descriptor.Size, TransferState.Running, reused));
+    }
+
     /// <summary>
-    /// Hashes the contiguous prefix as it grows until the whole blob is hashed, then commits it or reports the
-    /// mismatch. Runs until done, failed or cancelled.
+    /// Hashes the contiguous usable prefix as it grows, marking durable chunks in batches meanwhile, until the whole
+    /// blob is hashed; then commits it, or discards it and reports the mismatch. Runs until done, failed or cancelled.
     /// </summary>
-    public async Task RunHasherAsync(CancellationToken cancellationToken)
+    public async Task RunAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await HashAndCommitAsync(cancellationToken).ConfigureAwait(false);
-            _progress?.Report(new TransferProgress(Descriptor.Digest, Descriptor.Size, Descriptor.Size, TransferState.Completed));
+            byte[] actual;
+            using (var marking = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                Task markLoop = MarkLoopAsync(marking.Token);
+                try
+                {
+                    actual = await HashAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await marking.CancelAsync().ConfigureAwait(false);
+                    await markLoop.ConfigureAwait(false);
+                }
+            }
+
+            if (!Descriptor.Digest.Matches(actual))
+            {
+                _marker?.Delete();
+                Partial.Discard();
+                string why = ChunkDigests is null
+                    ? "Pull again; if this repeats, the registry serves corrupt data"
+                    : "every chunk matched the registry's chunksums, so the chunksums do not describe this blob; the registry is at fault";
+                throw new DigestMismatchException(
+                    $"blob {Descriptor.Digest} ({Descriptor.Size} bytes) arrived with digest {Digest.FromHash(actual)}; it was not stored. {why}");
+            }
+
+            CrashPoints.Hit("before-commit");
+            Partial.CommitVerified();
+            _marker?.Delete();
+            _progress?.Report(new TransferProgress(Descriptor.Digest, Descriptor.Size, Descriptor.Size, TransferState.Completed, Reused));
             _committed.TrySetResult();
         }
         catch (OperationCanceledException e)
         {
             _committed.TrySetCanceled(e.CancellationToken);
+            throw;
         }
         catch (Exception e)
         {
-            _progress?.Report(new TransferProgress(Descriptor.Digest, Completed, Descriptor.Size, TransferState.Failed));
+            _progress?.Report(new TransferProgress(Descriptor.Digest, Reused + Downloaded, Descriptor.Size, TransferState.Failed, Reused));
             _committed.TrySetException(e);
+            throw;
         }
     }
 
-    private async Task HashAndCommitAsync(CancellationToken cancellationToken)
+    private async Task<byte[]> HashAsync(CancellationToken cancellationToken)
     {
         long size = Descriptor.Size;
         long hashed = 0;
-        long flushedAt = 0;
-        Task flush = Task.CompletedTask;
         int head = 0;
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(HashBufferSize, Math.Max(size, 1)));
         try
@@ -118,27 +262,9 @@ internal sealed class BlobAssembly : IDisposable
                     hash.AppendData(buffer, 0, read);
                     hashed += read;
                 }
-
-                // Start writing back to disk while the download goes on, so the flush before commit is short.
-                if (hashed - flushedAt >= FlushEvery && flush.IsCompleted)
-                {
-                    await flush.ConfigureAwait(false);
-                    flushedAt = hashed;
-                    flush = Task.Run(Partial.Flush, CancellationToken.None);
-                }
             }
 
-            await flush.ConfigureAwait(false);
-            Span<byte> actual = stackalloc byte[SHA256.HashSizeInBytes];
-            hash.GetHashAndReset(actual);
-            if (!Descriptor.Digest.Matches(actual))
-            {
-                Partial.Discard();
-                throw new DigestMismatchException(
-                    $"blob {Descriptor.Digest} ({size} bytes) arrived with digest {Digest.FromHash(actual)}; it was not stored. Pull again; if this repeats, the registry serves corrupt data");
-            }
-
-            Partial.CommitVerified();
+            return hash.GetHashAndReset();
         }
         finally
         {
@@ -146,19 +272,64 @@ internal sealed class BlobAssembly : IDisposable
         }
     }
 
-    /// <summary>The end of the prefix that is fully written, advancing <paramref name="head"/> past finished chunks.</summary>
+    /// <summary>Every <see cref="MarkInterval"/>, makes the newly usable chunks durable and marks them; once more at the end.</summary>
+    private async Task MarkLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(MarkInterval, cancellationToken).ConfigureAwait(false);
+                MarkDurable();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: record what is durable so far, below.
+        }
+
+        try
+        {
+            MarkDurable();
+        }
+        catch (StoreException)
+        {
+            // The pull is failing already; a missed mark costs a re-check on resume.
+        }
+    }
+
+    private void MarkDurable()
+    {
+        if (_marker is null || _toMark.IsEmpty)
+        {
+            return;
+        }
+
+        var batch = new List<int>();
+        while (_toMark.TryDequeue(out int index))
+        {
+            batch.Add(index);
+        }
+
+        Partial.Flush();
+        CrashPoints.Hit("after-flush");
+        _marker.Mark(batch);
+    }
+
+    /// <summary>The end of the prefix that is usable, advancing <paramref name="head"/> past finished chunks.</summary>
     private long ContiguousEnd(ref int head)
     {
-        while (head < Chunks.Length && Volatile.Read(ref _written[head]) == Chunks[head].Length)
+        while (head < Chunks.Length && Volatile.Read(ref _usable[head]) == Chunks[head].Length)
         {
             head++;
         }
 
-        return head < Chunks.Length ? Chunks[head].Start + Volatile.Read(ref _written[head]) : Descriptor.Size;
+        return head < Chunks.Length ? Chunks[head].Start + Volatile.Read(ref _usable[head]) : Descriptor.Size;
     }
 
     public void Dispose()
     {
+        _marker?.Dispose();
         Partial.Dispose();
         _signal.Dispose();
     }

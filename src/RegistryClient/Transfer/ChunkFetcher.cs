@@ -1,5 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Security.Cryptography;
 using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Remote;
@@ -21,26 +24,66 @@ internal sealed class ChunkFetcher
         _stallTimeout = stallTimeout;
     }
 
-    /// <summary>Fetches chunk <paramref name="index"/> of <paramref name="blob"/>, using <paramref name="buffer"/> for the bytes.</summary>
-    public async Task FetchAsync(ModelName name, BlobAssembly blob, int index, Memory<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches chunk <paramref name="index"/> of <paramref name="blob"/>, using <paramref name="buffer"/> for the bytes.
+    /// With chunk digests, the chunk is hashed as it streams (across reconnects) and fetched again from its start
+    /// when the digest is wrong, up to <see cref="MaxDigestAttempts"/> times.
+    /// </summary>
+    /// <exception cref="DigestMismatchException">The chunk kept arriving with the wrong digest; the message names blob, range, expected and actual digest.</exception>
+    public async Task FetchAsync(BlobAssembly blob, int index, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
-        long position = chunk.Start;
+        if (blob.ChunkDigests is not { } digests)
+        {
+            await FetchRangeAsync(blob, index, buffer, hash: null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        byte[] actual = new byte[SHA256.HashSizeInBytes];
+        for (int attempt = 1; ; attempt++)
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            await FetchRangeAsync(blob, index, buffer, hash, cancellationToken).ConfigureAwait(false);
+            hash.GetHashAndReset(actual);
+            if (digests[index].Matches(actual))
+            {
+                blob.OnChunkVerified(index);
+                return;
+            }
+
+            blob.OnChunkDiscarded(index);
+            if (attempt == MaxDigestAttempts)
+            {
+                throw new DigestMismatchException(
+                    $"blob {blob.Descriptor.Digest} bytes {chunk}: expected {digests[index]}, got {Digest.FromHash(actual)} ({attempt} attempts); the registry serves corrupt data for this chunk, nothing of it was kept");
+            }
+        }
+    }
+
+    /// <summary>How many times a chunk whose digest is wrong is fetched in all.</summary>
+    public const int MaxDigestAttempts = 3;
+
+    private async Task FetchRangeAsync(BlobAssembly blob, int index, Memory<byte> buffer, IncrementalHash? hash, CancellationToken cancellationToken)
+    {
+        Chunk chunk = blob.Chunks[index];
+        var cursor = new StrongBox<long>(chunk.Start); // advanced as bytes are written, so a retry continues there
         await _registry.Pipeline.ExecuteAsync(
             async token =>
             {
-                if (position <= chunk.End)
+                if (cursor.Value <= chunk.End)
                 {
-                    position = await FetchOnceAsync(name, blob, index, position, buffer, token).ConfigureAwait(false);
+                    await FetchOnceAsync(blob, index, cursor, buffer, hash, token).ConfigureAwait(false);
                 }
             },
             cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<long> FetchOnceAsync(ModelName name, BlobAssembly blob, int index, long position, Memory<byte> buffer, CancellationToken cancellationToken)
+    private async Task FetchOnceAsync(BlobAssembly blob, int index, StrongBox<long> cursor, Memory<byte> buffer, IncrementalHash? hash, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
+        long position = cursor.Value;
         Descriptor descriptor = blob.Descriptor;
+        ModelName name = blob.Name;
         Uri? cached = blob.Location;
         Uri uri = cached ?? _registry.GetBlobUri(name, descriptor.Digest);
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -55,7 +98,7 @@ internal sealed class ChunkFetcher
                 {
                     // A signed storage URL can expire; go back to the registry for a fresh one.
                     blob.Location = null;
-                    throw new RegistryProtocolException($"the storage URL of {descriptor.Digest.Short} answered {(int)response.StatusCode}; asking the registry again", isTransient: true);
+                    throw new RegistryProtocolException($"{RemoteRegistry.Redact(cached)} answered {(int)response.StatusCode} for {descriptor.Digest.Short}; asking the registry again", isTransient: true);
                 }
 
                 throw await _registry.CreateErrorAsync(response, name, cancellationToken).ConfigureAwait(false);
@@ -74,9 +117,20 @@ internal sealed class ChunkFetcher
                 {
                     int want = (int)Math.Min(buffer.Length, chunk.End - position + 1);
                     int filled = 0;
+                    ExceptionDispatchInfo? broken = null;
                     while (filled < want)
                     {
-                        int read = await body.ReadAsync(buffer[filled..want], stall.Token).ConfigureAwait(false);
+                        int read;
+                        try
+                        {
+                            read = await body.ReadAsync(buffer[filled..want], stall.Token).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (filled > 0 && e is IOException or HttpRequestException or OperationCanceledException)
+                        {
+                            broken = ExceptionDispatchInfo.Capture(e); // keep what arrived before the break, below
+                            break;
+                        }
+
                         if (read == 0)
                         {
                             break;
@@ -90,9 +144,19 @@ internal sealed class ChunkFetcher
                     {
                         await blob.Partial.WriteAsync(buffer[..filled], position, cancellationToken).ConfigureAwait(false);
                         position += filled;
-                        blob.OnWritten(index, position - chunk.Start, filled);
+                        cursor.Value = position;
+                        if (hash is null)
+                        {
+                            blob.OnWritten(index, position - chunk.Start, filled);
+                        }
+                        else
+                        {
+                            hash.AppendData(buffer.Span[..filled]);
+                            blob.OnReceived(filled);
+                        }
                     }
 
+                    broken?.Throw();
                     if (filled < want)
                     {
                         throw new RegistryProtocolException(
@@ -101,11 +165,10 @@ internal sealed class ChunkFetcher
                 }
             }
 
-            return position;
         }
         catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            // Keep what arrived: the retry continues from the last byte written.
+            // Keep what arrived: the retry continues from the last byte written (and the chunk's hash with it).
             throw new StallTimeoutException(
                 $"no bytes for {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short} bytes {position}-{chunk.End})");
         }

@@ -33,4 +33,16 @@ internal static class ChunkPlanner
 
         return chunks;
     }
+
+    /// <summary>The SHA-256 of own ranges in canonical form (<c>start-end\n</c> each): what a resume marker of them is bound to.</summary>
+    public static Digest ListDigest(Chunk[] chunks)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (Chunk chunk in chunks)
+        {
+            text.Append(chunk.ToString()).Append('\n');
+        }
+
+        return Digest.Compute(System.Text.Encoding.ASCII.GetBytes(text.ToString()));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RegistryClient.Content;
@@ -23,6 +24,9 @@ public sealed partial class ModelPuller
     private readonly PullOptions _options;
     private readonly ILogger _logger;
     private readonly ChunkFetcher _fetcher;
+
+    /// <summary>How often a pull waiting for another process's download looks again.</summary>
+    private static readonly TimeSpan OtherProcessPoll = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Creates a puller.</summary>
     /// <param name="registry">The registry client.</param>
@@ -88,13 +92,12 @@ public sealed partial class ModelPuller
         CheckFreeSpace(toFetch);
         LogPullStarting(_logger, distinct.Length, toFetch.Length, toFetch.Sum(d => d.Size));
 
-        await TransferAsync(models, toFetch, owners, cancellationToken).ConfigureAwait(false);
+        (long downloaded, long reused) = await TransferAsync(models, toFetch, owners, cancellationToken).ConfigureAwait(false);
 
         long cachedBytes = plan.Values.Where(d => cached.Contains(d.Digest)).Sum(d => d.Size);
-        long fetchedBytes = toFetch.Sum(d => d.Size);
         TimeSpan elapsed = _registry.TimeProvider.GetElapsedTime(started);
-        LogPullDone(_logger, distinct.Length, fetchedBytes, elapsed.TotalSeconds);
-        return new PullResult(models, toFetch.Length, cached.Count, fetchedBytes, cachedBytes, elapsed);
+        LogPullDone(_logger, distinct.Length, downloaded, reused, elapsed.TotalSeconds);
+        return new PullResult(models, toFetch.Length, cached.Count, downloaded, cachedBytes, elapsed) { BytesResumed = reused };
     }
 
     private async Task<PulledModel> ResolveAsync(ModelName name, CancellationToken cancellationToken)
@@ -112,7 +115,12 @@ public sealed partial class ModelPuller
 
     private void CheckFreeSpace(Descriptor[] blobs)
     {
-        long needed = blobs.Sum(d => d.Size);
+        // Space already reserved by earlier pulls' partial files is not needed again.
+        long needed = blobs.Sum(d => Math.Max(0, d.Size - _store.GetPartialFiles(d.Digest)
+            .Where(f => f.EndsWith(".partial", StringComparison.Ordinal))
+            .Select(f => new FileInfo(f).Length)
+            .DefaultIfEmpty(0)
+            .Max()));
         if (needed == 0)
         {
             return;
@@ -135,7 +143,8 @@ public sealed partial class ModelPuller
         }
     }
 
-    private async Task TransferAsync(PulledModel[] models, Descriptor[] toFetch, Dictionary<Digest, ModelName> owners, CancellationToken cancellationToken)
+    private async Task<(long Downloaded, long Reused)> TransferAsync(
+        PulledModel[] models, Descriptor[] toFetch, Dictionary<Digest, ModelName> owners, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var failures = new ConcurrentQueue<Exception>();
@@ -149,48 +158,50 @@ public sealed partial class ModelPuller
             cts.Cancel();
         }
 
-        var assemblies = new Dictionary<Digest, BlobAssembly>();
+        // Blobs are claimed and planned concurrently; the work queue closes once every blob has queued its chunks.
+        var work = Channel.CreateUnbounded<(BlobAssembly Blob, int Index)>();
+        int unplanned = toFetch.Length;
+        void Planned()
+        {
+            if (Interlocked.Decrement(ref unplanned) == 0)
+            {
+                work.Writer.TryComplete();
+            }
+        }
+
+        if (unplanned == 0)
+        {
+            work.Writer.TryComplete();
+        }
+
+        var assemblies = new ConcurrentBag<BlobAssembly>();
+        var done = new Dictionary<Digest, Task>();
+        var tasks = new List<Task>();
         try
         {
             foreach (Descriptor descriptor in toFetch)
             {
-                Chunk[] chunks = ChunkPlanner.Plan(descriptor.Size, _options.RangeSize, _options.ParallelThreshold);
-                assemblies.Add(descriptor.Digest, new BlobAssembly(PartialBlob.Create(_store, descriptor), chunks, _options.Progress));
-                _options.Progress?.Report(new TransferProgress(descriptor.Digest, 0, descriptor.Size, TransferState.Started));
+                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, Planned, assemblies, cts.Token);
+                done.Add(descriptor.Digest, blob);
+                tasks.Add(Guard(blob, Fail));
             }
 
-            var work = new ConcurrentQueue<(ModelName Name, BlobAssembly Blob, int Index)>();
-            foreach (Descriptor descriptor in toFetch)
+            for (int i = 0; i < _options.Concurrency; i++)
             {
-                BlobAssembly blob = assemblies[descriptor.Digest];
-                for (int i = 0; i < blob.Chunks.Length; i++)
-                {
-                    work.Enqueue((owners[descriptor.Digest], blob, i));
-                }
-            }
-
-            var tasks = new List<Task>();
-            foreach (BlobAssembly blob in assemblies.Values)
-            {
-                tasks.Add(Guard(blob.RunHasherAsync(cts.Token), Fail));
-            }
-
-            int workers = Math.Min(_options.Concurrency, Math.Max(work.Count, 1));
-            for (int i = 0; i < workers; i++)
-            {
-                tasks.Add(Guard(Task.Run(() => WorkAsync(work, cts.Token), CancellationToken.None), Fail));
+                tasks.Add(Guard(Task.Run(() => WorkAsync(work.Reader, cts.Token), CancellationToken.None), Fail));
             }
 
             foreach (PulledModel model in models)
             {
-                tasks.Add(Guard(WriteManifestWhenCompleteAsync(model, assemblies, cts.Token), Fail));
+                tasks.Add(Guard(WriteManifestWhenCompleteAsync(model, done, cts.Token), Fail));
             }
 
+            tasks.Add(HeartbeatAsync(assemblies, Task.WhenAll(done.Values)));
             await Task.WhenAll(tasks).ConfigureAwait(false);
         }
         finally
         {
-            foreach (BlobAssembly blob in assemblies.Values)
+            foreach (BlobAssembly blob in assemblies)
             {
                 blob.Dispose();
             }
@@ -203,16 +214,132 @@ public sealed partial class ModelPuller
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        return (assemblies.Sum(a => a.Downloaded), assemblies.Sum(a => a.Reused));
     }
 
-    private async Task WorkAsync(ConcurrentQueue<(ModelName Name, BlobAssembly Blob, int Index)> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// Claims the blob's partial file (waiting while another live process downloads it), asks for chunksums when
+    /// the blob is big enough, resumes what an earlier pull left, queues the remaining chunks, then hashes and
+    /// commits the blob as they land.
+    /// </summary>
+    private async Task FetchBlobAsync(
+        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, Action planned, ConcurrentBag<BlobAssembly> assemblies, CancellationToken cancellationToken)
+    {
+        bool isPlanned = false;
+        void Planned()
+        {
+            if (!isPlanned)
+            {
+                isPlanned = true;
+                planned();
+            }
+        }
+
+        try
+        {
+            PartialBlob? partial = await ClaimAsync(descriptor, cancellationToken).ConfigureAwait(false);
+            if (partial is null)
+            {
+                return; // Another process committed it.
+            }
+
+            BlobAssembly assembly;
+            Digest listDigest;
+            try
+            {
+                ChunkSums? sums = descriptor.Size >= _options.ChunkSumsThreshold
+                    ? await _registry.GetChunkSumsAsync(owner, descriptor, cancellationToken).ConfigureAwait(false)
+                    : null;
+                CrashPoints.Hit("after-chunksums");
+                Chunk[] chunks = sums is null
+                    ? ChunkPlanner.Plan(descriptor.Size, _options.RangeSize, _options.ParallelThreshold)
+                    : sums.Chunks.Select(c => c.Range).ToArray();
+                listDigest = sums?.ListDigest ?? ChunkPlanner.ListDigest(chunks);
+                assembly = new BlobAssembly(owner, partial, chunks, sums?.Chunks.Select(c => c.Digest).ToArray(), _options.Progress)
+                {
+                    Location = sums?.Location,
+                };
+            }
+            catch
+            {
+                partial.Dispose();
+                throw;
+            }
+
+            assemblies.Add(assembly);
+            foreach (int index in assembly.Resume(listDigest))
+            {
+                work.TryWrite((assembly, index));
+            }
+
+            Planned();
+            if (assembly.Reused > 0)
+            {
+                LogResuming(_logger, descriptor.Digest.Short, assembly.Reused);
+            }
+
+            await assembly.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Planned();
+        }
+    }
+
+    /// <summary>The blob's partial file for this process; null when another process committed the blob meanwhile.</summary>
+    private async Task<PartialBlob?> ClaimAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        bool told = false;
+        while (true)
+        {
+            PartialBlob? partial = PartialBlob.TryClaim(_store, descriptor, PartialOwner.Current);
+            if (_store.GetBlobSize(descriptor.Digest) == descriptor.Size)
+            {
+                partial?.Discard(); // Committed by the other process: what is left of the partial is not needed.
+                _options.Progress?.Report(new TransferProgress(descriptor.Digest, descriptor.Size, descriptor.Size, TransferState.Cached, descriptor.Size));
+                return null;
+            }
+
+            if (partial is not null)
+            {
+                return partial;
+            }
+
+            if (!told)
+            {
+                told = true;
+                _options.Status?.Report($"{descriptor.Digest.Short}: another process is downloading this blob into the store; waiting for it");
+            }
+
+            await Task.Delay(OtherProcessPoll, _registry.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Touches the owner files of this pull's partials while it runs (for processes on other hosts).</summary>
+    private async Task HeartbeatAsync(ConcurrentBag<BlobAssembly> assemblies, Task until)
+    {
+        while (!until.IsCompleted)
+        {
+            await Task.WhenAny(until, Task.Delay(PartialOwner.HeartbeatInterval, _registry.TimeProvider)).ConfigureAwait(false);
+            foreach (BlobAssembly blob in assemblies)
+            {
+                blob.Partial.Touch();
+            }
+        }
+    }
+
+    private async Task WorkAsync(ChannelReader<(BlobAssembly Blob, int Index)> work, CancellationToken cancellationToken)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
         try
         {
-            while (!cancellationToken.IsCancellationRequested && work.TryDequeue(out var item))
+            Memory<byte> memory = buffer.AsMemory(0, _options.BufferSize);
+            await foreach ((BlobAssembly blob, int index) in work.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await _fetcher.FetchAsync(item.Name, item.Blob, item.Index, buffer.AsMemory(0, _options.BufferSize), cancellationToken).ConfigureAwait(false);
+                if (!await blob.TryReuseAsync(index, memory, cancellationToken).ConfigureAwait(false))
+                {
+                    await _fetcher.FetchAsync(blob, index, memory, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         finally
@@ -221,13 +348,13 @@ public sealed partial class ModelPuller
         }
     }
 
-    private async Task WriteManifestWhenCompleteAsync(PulledModel model, Dictionary<Digest, BlobAssembly> assemblies, CancellationToken cancellationToken)
+    private async Task WriteManifestWhenCompleteAsync(PulledModel model, Dictionary<Digest, Task> blobs, CancellationToken cancellationToken)
     {
         foreach (Descriptor blob in model.Manifest.Blobs)
         {
-            if (assemblies.TryGetValue(blob.Digest, out BlobAssembly? assembly))
+            if (blobs.TryGetValue(blob.Digest, out Task? done))
             {
-                await assembly.Committed.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await done.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -240,6 +367,7 @@ public sealed partial class ModelPuller
             }
         }
 
+        CrashPoints.Hit("before-manifest");
         _options.Status?.Report($"{model.Name}: writing manifest");
         await _store.WriteManifestAsync(model.Name, model.Bytes, cancellationToken).ConfigureAwait(false);
     }
@@ -259,8 +387,11 @@ public sealed partial class ModelPuller
     [LoggerMessage(Level = LogLevel.Information, Message = "pulling {Models} model(s): {Blobs} blob(s), {Bytes} bytes to fetch")]
     private static partial void LogPullStarting(ILogger logger, int models, int blobs, long bytes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "pulled {Models} model(s), {Bytes} bytes fetched in {Seconds:0.00} s")]
-    private static partial void LogPullDone(ILogger logger, int models, long bytes, double seconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "pulled {Models} model(s): {Bytes} bytes downloaded, {Reused} bytes reused from partial files, in {Seconds:0.00} s")]
+    private static partial void LogPullDone(ILogger logger, int models, long bytes, long reused, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "resuming {Blob}: {Bytes} bytes kept from an earlier pull")]
+    private static partial void LogResuming(ILogger logger, string blob, long bytes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "pull failed: {Reason}")]
     private static partial void LogPullFailed(ILogger logger, string reason);

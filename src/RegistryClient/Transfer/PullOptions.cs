@@ -18,6 +18,13 @@ public sealed record PullOptions
     /// <summary>Blobs up to this size are fetched in one request; larger ones in ranges. Default 32 MiB.</summary>
     public long ParallelThreshold { get; init; } = 32L << 20;
 
+    /// <summary>
+    /// Blobs of at least this size are fetched by the registry's chunksums when it offers them (each chunk verified
+    /// as it lands); smaller ones, and all blobs of registries without chunksums, by the puller's own ranges.
+    /// Default 64 MiB, as Ollama's client; <see cref="long.MaxValue"/> never asks.
+    /// </summary>
+    public long ChunkSumsThreshold { get; init; } = 64L << 20;
+
     /// <summary>A request that receives no bytes for this long is cancelled and continued. Default 30 s.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -48,6 +55,11 @@ public sealed record PullOptions
         if (ParallelThreshold < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(ParallelThreshold), ParallelThreshold, "must not be negative");
+        }
+
+        if (ChunkSumsThreshold < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ChunkSumsThreshold), ChunkSumsThreshold, "must not be negative");
         }
 
         if (StallTimeout <= TimeSpan.Zero)

@@ -7,11 +7,15 @@ namespace RegistryClient.Transfer;
 /// <param name="Models">Each model pulled, with its manifest digest and size.</param>
 /// <param name="BlobsFetched">Blobs downloaded now.</param>
 /// <param name="BlobsCached">Blobs that were already complete in the store.</param>
-/// <param name="BytesFetched">Bytes downloaded now.</param>
+/// <param name="BytesFetched">Bytes downloaded now (not counting bytes reused from an earlier pull's partial files).</param>
 /// <param name="BytesCached">Bytes already in the store.</param>
 /// <param name="Elapsed">Wall time of the whole pull.</param>
 public sealed record PullResult(
-    IReadOnlyList<PulledModel> Models, int BlobsFetched, int BlobsCached, long BytesFetched, long BytesCached, TimeSpan Elapsed);
+    IReadOnlyList<PulledModel> Models, int BlobsFetched, int BlobsCached, long BytesFetched, long BytesCached, TimeSpan Elapsed)
+{
+    /// <summary>Bytes of the fetched blobs taken from an earlier, interrupted pull's partial files instead of downloaded.</summary>
+    public long BytesResumed { get; init; }
+}
 
 /// <summary>One model of a pull.</summary>
 /// <param name="Name">The name as resolved.</param>

@@ -48,6 +48,24 @@ public sealed class FaultServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Answers like a correct registry over <paramref name="content"/>: 206 with Content-Range for a Range, else 200.</summary>
+    public static async Task ServeRangeAsync(HttpContext context, byte[] content)
+    {
+        string range = context.Request.Headers.Range.ToString();
+        long start = 0, end = content.Length - 1;
+        if (range.StartsWith("bytes=", StringComparison.Ordinal))
+        {
+            string[] parts = range[6..].Split('-');
+            start = long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
+            end = Math.Min(long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), content.Length - 1);
+            context.Response.StatusCode = 206;
+            context.Response.Headers.ContentRange = $"bytes {start}-{end}/{content.Length}";
+        }
+
+        context.Response.ContentLength = end - start + 1;
+        await context.Response.Body.WriteAsync(content.AsMemory((int)start, (int)(end - start + 1)));
+    }
+
     public int CountRequests(string pathContains) => Requests.Count(r => r.Path.Contains(pathContains, StringComparison.Ordinal));
 
     public async ValueTask DisposeAsync()

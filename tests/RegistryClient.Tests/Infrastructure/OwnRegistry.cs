@@ -20,13 +20,16 @@ public sealed class OwnRegistry : IAsyncDisposable
 
     public Uri BaseAddress => _server.BaseAddress;
 
-    public static async Task<OwnRegistry> StartAsync(ModelStore store)
+    public int ChunkSumsComputed => _server.ChunkSumsComputed;
+
+    public static async Task<OwnRegistry> StartAsync(ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize)
     {
         var log = new StringBuilder();
         RegistryServer server = await RegistryServer.StartAsync(new RegistryServerOptions
         {
             StoreRoot = store.Root,
             AccessLog = new StringWriter(log),
+            ChunkSize = chunkSize,
         });
         return new OwnRegistry(server, log);
     }

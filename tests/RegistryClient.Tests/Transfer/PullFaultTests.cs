@@ -66,23 +66,8 @@ public sealed class PullFaultTests : IDisposable
         await context.Response.Body.WriteAsync(body);
     };
 
-    private static Func<HttpContext, Task> RangedBlob(byte[] content) => async context =>
-    {
-        // A correct ranged server over whatever bytes it is given.
-        string range = context.Request.Headers.Range.ToString();
-        long start = 0, end = content.Length - 1;
-        if (range.StartsWith("bytes=", StringComparison.Ordinal))
-        {
-            string[] parts = range[6..].Split('-');
-            start = long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
-            end = Math.Min(long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), content.Length - 1);
-            context.Response.StatusCode = 206;
-            context.Response.Headers.ContentRange = $"bytes {start}-{end}/{content.Length}";
-        }
-
-        context.Response.ContentLength = end - start + 1;
-        await context.Response.Body.WriteAsync(content.AsMemory((int)start, (int)(end - start + 1)));
-    };
+    /// <summary>A correct ranged server over whatever bytes it is given.</summary>
+    private static Func<HttpContext, Task> RangedBlob(byte[] content) => context => FaultServer.ServeRangeAsync(context, content);
 
     private async Task<Exception> PullExpectingFailureAsync(FaultServer server)
     {
@@ -107,7 +92,7 @@ public sealed class PullFaultTests : IDisposable
 
         Assert.IsType<DigestMismatchException>(error);
         Assert.Contains(LayerDescriptor().Digest.ToString(), error.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(_target.GetPartialPath(LayerDescriptor().Digest)), "a partial known to be bad is removed");
+        Assert.Empty(_target.GetPartialFiles(LayerDescriptor().Digest)); // a partial known to be bad is removed, with its marker
     }
 
     [Fact]

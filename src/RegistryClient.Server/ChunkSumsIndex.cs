@@ -1,0 +1,134 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using RegistryClient.Content;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+
+namespace RegistryClient.Server;
+
+/// <summary>
+/// The chunksums of the store's blobs: computed once per blob on the thread pool (concurrent first requests share
+/// one computation), then kept as a sidecar in <c>.regc/chunksums/</c> and reused. A sidecar is checked against
+/// the blob's size before use and recomputed if it does not fit.
+/// </summary>
+internal sealed class ChunkSumsIndex
+{
+    private const int ReadBufferSize = 1 << 20;
+
+    private readonly ModelStore _store;
+    private readonly long _chunkSize;
+    private readonly ConcurrentDictionary<Digest, Lazy<Task<byte[]>>> _computing = new();
+    private int _computed;
+
+    public ChunkSumsIndex(ModelStore store, long chunkSize)
+    {
+        _store = store;
+        _chunkSize = chunkSize;
+    }
+
+    /// <summary>How many lists were computed from blob bytes (rather than read from a sidecar).</summary>
+    public int Computed => Volatile.Read(ref _computed);
+
+    /// <summary>The list's body for the stored blob <paramref name="digest"/> of <paramref name="size"/> bytes.</summary>
+    public async Task<byte[]> GetAsync(Digest digest, long size, CancellationToken cancellationToken)
+    {
+        string sidecar = GetSidecarPath(digest);
+        byte[]? stored = TryReadSidecar(sidecar, digest, size);
+        if (stored is not null)
+        {
+            return stored;
+        }
+
+        Lazy<Task<byte[]>> computation = _computing.GetOrAdd(digest, d => new Lazy<Task<byte[]>>(() => Task.Run(() => ComputeAndStoreAsync(d, size, sidecar))));
+        try
+        {
+            return await computation.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (computation.Value.IsCompleted)
+            {
+                _computing.TryRemove(new KeyValuePair<Digest, Lazy<Task<byte[]>>>(digest, computation));
+            }
+        }
+    }
+
+    private string GetSidecarPath(Digest digest) =>
+        Path.Combine(_store.StateDirectory, "chunksums", string.Create(CultureInfo.InvariantCulture, $"{digest.FileName}.{_chunkSize}"));
+
+    private static byte[]? TryReadSidecar(string path, Digest digest, long size)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.LinkTarget is not null || info.Length > ChunkSums.MaxBodyBytes)
+            {
+                return null;
+            }
+
+            byte[] bytes = File.ReadAllBytes(path);
+            ChunkSums.Parse(bytes, size, new Uri("http://sidecar.invalid/"), digest);
+            return bytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // Missing, unreadable or not fitting the blob: computed afresh.
+        }
+    }
+
+    private async Task<byte[]> ComputeAndStoreAsync(Digest digest, long size, string sidecar)
+    {
+        Interlocked.Increment(ref _computed);
+        byte[] body = Compute(_store.GetBlobPath(digest), size, _chunkSize);
+        try
+        {
+            _store.EnsureDirectory(Path.GetDirectoryName(sidecar)!);
+            await _store.WriteAtomicallyAsync(sidecar, body, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A read-only store still serves the list; it is computed again after a restart.
+        }
+
+        return body;
+    }
+
+    /// <summary>Hashes a blob chunk by chunk and returns the list's body.</summary>
+    internal static byte[] Compute(string blobPath, long size, long chunkSize)
+    {
+        var text = new StringBuilder();
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        try
+        {
+            using SafeFileHandle handle = File.OpenHandle(blobPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            for (long start = 0; start < size; start += chunkSize)
+            {
+                long end = Math.Min(start + chunkSize, size) - 1;
+                for (long offset = start; offset <= end;)
+                {
+                    int read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(ReadBufferSize, end - offset + 1)), offset);
+                    if (read == 0)
+                    {
+                        throw new IOException($"{blobPath} ended at byte {offset} while its size is {size}");
+                    }
+
+                    hash.AppendData(buffer, 0, read);
+                    offset += read;
+                }
+
+                text.Append(CultureInfo.InvariantCulture, $"{Digest.FromHash(hash.GetHashAndReset())} {start}-{end}\n");
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return Encoding.ASCII.GetBytes(text.ToString());
+    }
+}

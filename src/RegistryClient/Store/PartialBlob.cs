@@ -18,8 +18,6 @@ namespace RegistryClient.Store;
 /// </remarks>
 internal sealed class PartialBlob : IDisposable
 {
-    private static readonly TimeSpan ClaimLockWait = TimeSpan.FromSeconds(10);
-
     /// <summary>Partials open in this process (file locks do not separate two pulls of one process on every file system).</summary>
     private static readonly ConcurrentDictionary<string, byte> Active = new(StringComparer.Ordinal);
 
@@ -62,8 +60,7 @@ internal sealed class PartialBlob : IDisposable
         string prefix = System.IO.Path.Combine(store.PartialDirectory, descriptor.Digest.FileName);
         try
         {
-            using SafeFileHandle? claimLock = TakeClaimLock(prefix + ".lock");
-            if (claimLock is null)
+            if (!TryTakeClaim(prefix + ".claim", owner))
             {
                 return null;
             }
@@ -196,20 +193,70 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
-    /// <summary>Serializes claims of one blob between processes (where locks work); waits briefly, else null.</summary>
-    private static SafeFileHandle? TakeClaimLock(string path)
+    /// <summary>
+    /// Takes the blob's claim file (created with O_EXCL, which is atomic on local file systems and NFS, unlike
+    /// advisory locks that some file systems grant to everyone). A claim whose owner is dead is moved aside by rename,
+    /// which only one process can do, and taken afresh. False while a live process holds the claim.
+    /// </summary>
+    private static bool TryTakeClaim(string claim, PartialOwner owner)
     {
-        DateTime until = DateTime.UtcNow + ClaimLockWait;
-        while (true)
+        string record = owner.Serialize();
+        for (int attempt = 0; attempt < 3; attempt++)
         {
             try
             {
-                return File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                using SafeFileHandle handle = File.OpenHandle(claim, FileMode.CreateNew, FileAccess.Write);
+                RandomAccess.Write(handle, System.Text.Encoding.UTF8.GetBytes(record), 0);
+                return true;
             }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && !IsDiskFull(e) && DateTime.UtcNow < until)
+            catch (IOException) when (File.Exists(claim))
             {
-                Thread.Sleep(20);
+                string? holder = TryReadText(claim);
+                if (holder == record)
+                {
+                    return true; // This process's own claim (another pull of it is checked by the caller).
+                }
+
+                if (PartialOwner.IsAlive(claim, claim))
+                {
+                    return false;
+                }
+
+                string aside = $"{claim}.{owner.Id}.stale";
+                try
+                {
+                    File.Move(claim, aside);
+                    File.Delete(aside);
+                }
+                catch (FileNotFoundException)
+                {
+                    return false; // Another process moved it first and holds the blob now.
+                }
             }
+        }
+
+        return false;
+    }
+
+    private static string? TryReadText(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Gives up the blob's claim if this owner still holds it.</summary>
+    private void ReleaseClaim()
+    {
+        string claim = System.IO.Path.Combine(_store.PartialDirectory, Descriptor.Digest.FileName + ".claim");
+        if (TryReadText(claim) == PartialOwner.Current.Serialize())
+        {
+            File.Delete(claim);
         }
     }
 
@@ -226,6 +273,7 @@ internal sealed class PartialBlob : IDisposable
         try
         {
             File.SetLastWriteTimeUtc(OwnerPath, DateTime.UtcNow);
+            File.SetLastWriteTimeUtc(System.IO.Path.Combine(_store.PartialDirectory, Descriptor.Digest.FileName + ".claim"), DateTime.UtcNow);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -319,7 +367,7 @@ internal sealed class PartialBlob : IDisposable
     {
         File.Delete(MarkerPath);
         File.Delete(OwnerPath);
-        File.Delete(System.IO.Path.Combine(_store.PartialDirectory, Descriptor.Digest.FileName + ".lock"));
+        ReleaseClaim();
     }
 
     /// <summary>Closes the file and keeps it (and its marker) for a later pull to resume.</summary>
@@ -328,6 +376,7 @@ internal sealed class PartialBlob : IDisposable
         if (!_handle.IsClosed)
         {
             _handle.Dispose();
+            ReleaseClaim();
             Active.TryRemove(Path, out _);
         }
     }

@@ -85,6 +85,13 @@ internal sealed class ResumeMarker : IDisposable
         RandomAccess.Write(_handle, _map.AsSpan(low, high - low + 1), HeaderSize + low);
     }
 
+    /// <summary>Clears a chunk's mark (its bytes turned out damaged); written before the chunk is written again.</summary>
+    public void Unmark(int chunk)
+    {
+        _map[chunk] = 0;
+        RandomAccess.Write(_handle, _map.AsSpan(chunk, 1), HeaderSize + chunk);
+    }
+
     /// <summary>Closes and removes the marker (its blob is committed or discarded).</summary>
     public void Delete()
     {

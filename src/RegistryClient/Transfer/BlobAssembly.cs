@@ -26,6 +26,7 @@ internal sealed class BlobAssembly : IDisposable
 
     private readonly long[] _usable;
     private readonly bool[] _checkLocally;
+    private readonly bool[] _trusted; // taken from the marker unverified in this run: checked as the hasher reads it
     private readonly SemaphoreSlim _signal = new(0); // unbounded: a spare wake-up only costs one empty loop
     private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<int> _toMark = new();
@@ -43,6 +44,7 @@ internal sealed class BlobAssembly : IDisposable
         ChunkDigests = chunkDigests;
         _usable = new long[chunks.Length];
         _checkLocally = new bool[chunks.Length];
+        _trusted = new bool[chunks.Length];
         _progress = progress;
     }
 
@@ -86,6 +88,7 @@ internal sealed class BlobAssembly : IDisposable
             {
                 _usable[i] = Chunks[i].Length;
                 _reused += Chunks[i].Length;
+                _trusted[i] = ChunkDigests is not null;
                 continue;
             }
 
@@ -181,7 +184,9 @@ internal sealed class BlobAssembly : IDisposable
     /// Hashes the contiguous usable prefix as it grows, marking durable chunks in batches meanwhile, until the whole
     /// blob is hashed; then commits it, or discards it and reports the mismatch. Runs until done, failed or cancelled.
     /// </summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <param name="refetch">Fetches a chunk again (when a chunk taken from the marker turns out damaged); completes once it is usable.</param>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    public async Task RunAsync(Func<int, CancellationToken, Task> refetch, CancellationToken cancellationToken)
     {
         try
         {
@@ -191,7 +196,7 @@ internal sealed class BlobAssembly : IDisposable
                 Task markLoop = MarkLoopAsync(marking.Token);
                 try
                 {
-                    actual = await HashAsync(cancellationToken).ConfigureAwait(false);
+                    actual = await HashAsync(refetch, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -230,45 +235,83 @@ internal sealed class BlobAssembly : IDisposable
         }
     }
 
-    private async Task<byte[]> HashAsync(CancellationToken cancellationToken)
+    private async Task<byte[]> HashAsync(Func<int, CancellationToken, Task> refetch, CancellationToken cancellationToken)
     {
-        long size = Descriptor.Size;
         long hashed = 0;
-        int head = 0;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(HashBufferSize, Math.Max(size, 1)));
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(HashBufferSize, Math.Max(Descriptor.Size, 1)));
+        IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         try
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            while (hashed < size)
+            int k = 0;
+            while (k < Chunks.Length)
             {
                 Interlocked.Exchange(ref _pending, 0);
-                long available = ContiguousEnd(ref head);
-                if (available <= hashed)
+                Chunk chunk = Chunks[k];
+                long usableEnd = chunk.Start + Volatile.Read(ref _usable[k]);
+                if (hashed == chunk.End + 1)
+                {
+                    k++;
+                    continue;
+                }
+
+                if (usableEnd <= hashed)
                 {
                     await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 
-                while (hashed < available)
+                if (_trusted[k])
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int want = (int)Math.Min(buffer.Length, available - hashed);
-                    int read = Partial.Read(buffer.AsSpan(0, want), hashed);
-                    if (read <= 0)
+                    // Taken from the marker: check the chunk's digest in this same read; on a mismatch, roll the
+                    // whole-blob hash back to the chunk's start and fetch the chunk again.
+                    using IncrementalHash before = hash.Clone();
+                    using var chunkHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                    await HashRangeAsync(hashed, chunk.End + 1, buffer, hash, chunkHash, cancellationToken).ConfigureAwait(false);
+                    _trusted[k] = false;
+                    if (ChunkDigests![k].Matches(chunkHash.GetHashAndReset()))
                     {
-                        throw new StoreException($"{Partial.Path} is shorter than the {available} bytes written to it");
+                        hashed = chunk.End + 1;
+                        continue;
                     }
 
-                    hash.AppendData(buffer, 0, read);
-                    hashed += read;
+                    hash.Dispose();
+                    hash = before.Clone();
+                    Volatile.Write(ref _usable[k], 0);
+                    _marker?.Unmark(k);
+                    Interlocked.Add(ref _reused, -chunk.Length);
+                    await refetch(k, cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
+
+                await HashRangeAsync(hashed, usableEnd, buffer, hash, null, cancellationToken).ConfigureAwait(false);
+                hashed = usableEnd;
             }
 
             return hash.GetHashAndReset();
         }
         finally
         {
+            hash.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads bytes [<paramref name="from"/>, <paramref name="to"/>) back from the partial into the hashes.</summary>
+    private async Task HashRangeAsync(long from, long to, byte[] buffer, IncrementalHash hash, IncrementalHash? chunkHash, CancellationToken cancellationToken)
+    {
+        for (long position = from; position < to;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int want = (int)Math.Min(buffer.Length, to - position);
+            int read = await Partial.ReadAsync(buffer.AsMemory(0, want), position, cancellationToken).ConfigureAwait(false);
+            if (read <= 0)
+            {
+                throw new StoreException($"{Partial.Path} is shorter than the {to} bytes written to it");
+            }
+
+            hash.AppendData(buffer, 0, read);
+            chunkHash?.AppendData(buffer, 0, read);
+            position += read;
         }
     }
 
@@ -314,17 +357,6 @@ internal sealed class BlobAssembly : IDisposable
         Partial.Flush();
         CrashPoints.Hit("after-flush");
         _marker.Mark(batch);
-    }
-
-    /// <summary>The end of the prefix that is usable, advancing <paramref name="head"/> past finished chunks.</summary>
-    private long ContiguousEnd(ref int head)
-    {
-        while (head < Chunks.Length && Volatile.Read(ref _usable[head]) == Chunks[head].Length)
-        {
-            head++;
-        }
-
-        return head < Chunks.Length ? Chunks[head].Start + Volatile.Read(ref _usable[head]) : Descriptor.Size;
     }
 
     public void Dispose()

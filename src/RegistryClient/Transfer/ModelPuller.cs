@@ -278,11 +278,26 @@ public sealed partial class ModelPuller
                 LogResuming(_logger, descriptor.Digest.Short, assembly.Reused);
             }
 
-            await assembly.RunAsync(cancellationToken).ConfigureAwait(false);
+            await assembly.RunAsync((index, token) => RefetchAsync(assembly, index, token), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             Planned();
+        }
+    }
+
+    /// <summary>Fetches one chunk again outside the worker pool (a chunk of a resumed partial found damaged).</summary>
+    private async Task RefetchAsync(BlobAssembly blob, int index, CancellationToken cancellationToken)
+    {
+        LogRefetching(_logger, blob.Descriptor.Digest.Short, blob.Chunks[index].ToString());
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
+        try
+        {
+            await _fetcher.FetchAsync(blob, index, buffer.AsMemory(0, _options.BufferSize), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -389,6 +404,9 @@ public sealed partial class ModelPuller
 
     [LoggerMessage(Level = LogLevel.Information, Message = "pulled {Models} model(s): {Bytes} bytes downloaded, {Reused} bytes reused from partial files, in {Seconds:0.00} s")]
     private static partial void LogPullDone(ILogger logger, int models, long bytes, long reused, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Blob} bytes {Range} in the partial file do not match their chunk digest; fetching them again")]
+    private static partial void LogRefetching(ILogger logger, string blob, string range);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "resuming {Blob}: {Bytes} bytes kept from an earlier pull")]
     private static partial void LogResuming(ILogger logger, string blob, long bytes);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Chunk-path benchmark: regc pulling a blob from `regc serve` through the chunksums path (every chunk verified as it
+# streams, the whole digest in the same pass) beside the foundation path (--no-chunksums: own ranges, whole digest
+# only), curl + sha256sum from the same server, and the single-core SHA-256 floor (openssl dgst) on the same bytes.
+# With CHUNK_SIZES set (MiB, space-separated) it also sweeps the server's chunk size.
+#
+# usage: bench/chunks.sh [SIZE_MIB=1024] [RUNS=5]        e.g. CHUNK_SIZES="4 8 16 32 64" bench/chunks.sh 1024 3
+set -euo pipefail
+size_mib=${1:-1024}
+runs=${2:-5}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-chunks.XXXXXX)}
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+
+echo "building regc (Release)..." >&2
+dotnet publish "$root/src/RegistryClient.Cli" -c Release -o "$work/regc" >/dev/null
+regc="$work/regc/regc"
+
+echo "generating a ${size_mib} MiB sample model..." >&2
+TMPDIR="$work" "$regc" demo --size "$size_mib" --keep > "$work/demo.log"
+source_store=$(sed -n 's/^kept //p' "$work/demo.log")/registry
+blob=$(ls -S "$source_store"/blobs/* | head -1)
+blob_digest="sha256:$(basename "$blob" | cut -d- -f2)"
+blob_size=$(stat -c %s "$blob")
+
+server_pid=
+start_server() { # chunk size in MiB
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$regc" serve --models "$source_store" --listen "127.0.0.1:$port" --chunk-size "$1" >/dev/null 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+  # The list is computed once per blob and kept as a sidecar; compute it before measuring pulls.
+  curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/library/regc-demo/chunksums/$blob_digest"
+}
+trap '[ -n "$server_pid" ] && kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+
+declare -A results
+measure() { # name command...: appends "seconds rss_kib" to results[name]
+  local name=$1; shift
+  rm -rf "$work/out"; mkdir -p "$work/out"
+  sync
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { echo "$name failed:" >&2; cat "$work/err" >&2; exit 1; }
+  results[$name]+="$(cat "$work/time");"
+}
+check() { [ "sha256:$(sha256sum "$1" | cut -d' ' -f1)" = "$blob_digest" ] || { echo "wrong bytes in $1" >&2; exit 1; }; }
+median() { tr ';' '\n' | awk 'NF' | cut -d' ' -f"$1" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+start_server 16
+name="127.0.0.1:$port/library/regc-demo:latest"
+cat "$blob" > /dev/null
+for run in $(seq "$runs"); do
+  echo "run $run/$runs" >&2
+  measure "openssl dgst -sha256 (floor)" openssl dgst -sha256 "$blob"
+  measure "regc pull, chunk path" "$regc" pull "$name" --insecure --models "$work/out"
+  check "$work/out/blobs/sha256-${blob_digest#sha256:}"
+  measure "regc pull --no-chunksums (foundation path)" "$regc" pull "$name" --insecure --no-chunksums --models "$work/out"
+  check "$work/out/blobs/sha256-${blob_digest#sha256:}"
+  measure "curl + sha256sum" bash -c "curl -fsS -o '$work/out/blob' 'http://127.0.0.1:$port/v2/library/regc-demo/blobs/$blob_digest' && sha256sum '$work/out/blob'"
+done
+
+for size in ${CHUNK_SIZES:-}; do
+  start_server "$size"
+  name="127.0.0.1:$port/library/regc-demo:latest"
+  for run in $(seq "$runs"); do
+    echo "chunk size $size MiB, run $run/$runs" >&2
+    measure "floor@$size" openssl dgst -sha256 "$blob"
+    measure "chunks@$size" "$regc" pull "$name" --insecure --models "$work/out"
+  done
+done
+rm -rf "$work/out"
+
+floor=$(echo "${results[openssl dgst -sha256 (floor)]}" | median 1)
+echo
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob from regc serve (16 MiB chunks), median of $runs runs"
+echo
+echo "| tool | median s | x openssl floor | MB/s | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|"
+for n in "openssl dgst -sha256 (floor)" "regc pull, chunk path" "regc pull --no-chunksums (foundation path)" "curl + sha256sum"; do
+  s=$(echo "${results[$n]}" | median 1)
+  rss=$(echo "${results[$n]}" | median 2)
+  awk -v n="$n" -v s="$s" -v f="$floor" -v b="$blob_size" -v r="$rss" \
+    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, s, s / f, b / s / 1e6, r / 1024 }'
+done
+if [ -n "${CHUNK_SIZES:-}" ]; then
+  echo
+  echo "| chunk size MiB | chunks | regc median s | x openssl floor (same runs) |"
+  echo "|---:|---:|---:|---:|"
+  for size in $CHUNK_SIZES; do
+    s=$(echo "${results[chunks@$size]}" | median 1)
+    f=$(echo "${results[floor@$size]}" | median 1)
+    awk -v c="$size" -v s="$s" -v f="$f" -v b="$blob_size" 'BEGIN { printf "| %d | %d | %.2f | %.2f |\n", c, b / (c * 1048576), s, s / f }'
+  done
+fi

@@ -63,17 +63,7 @@ push_model library/bench application/vnd.docker.container.image.v1+json applicat
 push_model library/bench-oci application/vnd.docker.container.image.v1+json application/vnd.docker.image.rootfs.diff.tar.gzip oci
 
 blob_url="$base/v2/library/bench/blobs/$blob_digest"
-declare -A results
-measure() { # name command...: appends "seconds rss_kib" to results[name]
-  local name=$1; shift
-  rm -rf "$work/out"; mkdir -p "$work/out"
-  sync
-  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { echo "$name failed:" >&2; cat "$work/err" >&2; exit 1; }
-  results[$name]+="$(cat "$work/time");"
-}
-check() { # file: fail unless it hashes to the blob digest
-  [ "sha256:$(sha256sum "$1" | cut -d' ' -f1)" = "$blob_digest" ] || { echo "wrong bytes in $1" >&2; exit 1; }
-}
+source "$root/bench/lib.sh"
 
 cat "$work/blob" > /dev/null
 for run in $(seq "$runs"); do
@@ -87,7 +77,6 @@ for run in $(seq "$runs"); do
 done
 rm -rf "$work/out"
 
-median() { tr ';' '\n' | awk 'NF' | cut -d' ' -f"$1" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 floor=$(echo "${results[openssl dgst -sha256 (floor)]}" | median 1)
 echo
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob, median of $runs runs"

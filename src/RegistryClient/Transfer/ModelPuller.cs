@@ -118,7 +118,7 @@ public sealed partial class ModelPuller
         // Space already reserved by earlier pulls' partial files is not needed again.
         long needed = blobs.Sum(d => Math.Max(0, d.Size - _store.GetPartialFiles(d.Digest)
             .Where(f => f.EndsWith(".partial", StringComparison.Ordinal))
-            .Select(f => new FileInfo(f).Length)
+            .Select(f => new FileInfo(f) is { Exists: true } info ? info.Length : 0)
             .DefaultIfEmpty(0)
             .Max()));
         if (needed == 0)

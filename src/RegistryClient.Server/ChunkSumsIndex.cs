@@ -100,7 +100,7 @@ internal sealed class ChunkSumsIndex
     /// <summary>Hashes a blob chunk by chunk and returns the list's body.</summary>
     internal static byte[] Compute(string blobPath, long size, long chunkSize)
     {
-        var text = new StringBuilder();
+        var chunks = new List<ChunkSum>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
         try
         {
@@ -121,7 +121,7 @@ internal sealed class ChunkSumsIndex
                     offset += read;
                 }
 
-                text.Append(CultureInfo.InvariantCulture, $"{Digest.FromHash(hash.GetHashAndReset())} {start}-{end}\n");
+                chunks.Add(new ChunkSum(Digest.FromHash(hash.GetHashAndReset()), new Chunk(start, end)));
             }
         }
         finally
@@ -129,6 +129,6 @@ internal sealed class ChunkSumsIndex
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        return Encoding.ASCII.GetBytes(text.ToString());
+        return Encoding.ASCII.GetBytes(ChunkSums.Format(chunks));
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using RegistryClient.Content;
 using RegistryClient.Transfer;
@@ -61,7 +60,6 @@ public sealed class ChunkSums
         }
 
         var chunks = new List<ChunkSum>();
-        using var listHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long next = 0;
         int line = 1;
         int lineStart = 0;
@@ -130,9 +128,7 @@ public sealed class ChunkSums
                 throw Invalid(blob, line, $"more than {MaxChunks} chunks");
             }
 
-            var sum = new ChunkSum(pending.Value, new Chunk(start, end));
-            chunks.Add(sum);
-            listHash.AppendData(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{sum.Digest} {start}-{end}\n")));
+            chunks.Add(new ChunkSum(pending.Value, new Chunk(start, end)));
             next = end + 1;
             pending = null;
         }
@@ -147,10 +143,13 @@ public sealed class ChunkSums
             throw Invalid(blob, line, $"the chunks cover {next} of the blob's {size} bytes (the list is cut short, or the blob's size is wrong)");
         }
 
-        return new ChunkSums(location, chunks.ToArray(), Digest.FromHash(listHash.GetHashAndReset()));
+        return new ChunkSums(location, chunks.ToArray(), Digest.Compute(Encoding.ASCII.GetBytes(Format(chunks))));
     }
 
-    /// <summary>The canonical text of a list, as the project's server writes it: one <c>digest start-end</c> pair a line.</summary>
+    /// <summary>
+    /// The canonical text of a list: one <c>digest start-end</c> pair a line. The project's server writes it, and
+    /// <see cref="ListDigest"/> is its SHA-256.
+    /// </summary>
     public static string Format(IEnumerable<ChunkSum> chunks)
     {
         ArgumentNullException.ThrowIfNull(chunks);

@@ -42,11 +42,10 @@ internal sealed class PartialBlob : IDisposable
 
     private string OwnerPath => System.IO.Path.ChangeExtension(Path, ".owner");
 
+    private string ClaimPath => ClaimPathOf(_store, Descriptor.Digest);
+
     /// <summary>Bytes (from 0) the file held when it was taken over from an earlier pull; 0 for a new file.</summary>
     public long ExistingLength { get; }
-
-    /// <summary>True when the file was taken over from an earlier pull, so its bytes may be reused after checking.</summary>
-    public bool Resumed => ExistingLength > 0;
 
     /// <summary>
     /// Takes the blob's partial file for <paramref name="owner"/>: an earlier pull's, when its owner is dead, or a
@@ -60,7 +59,7 @@ internal sealed class PartialBlob : IDisposable
         string prefix = System.IO.Path.Combine(store.PartialDirectory, descriptor.Digest.FileName);
         try
         {
-            if (!TryTakeClaim(prefix + ".claim", owner))
+            if (!TryTakeClaim(ClaimPathOf(store, descriptor.Digest), owner))
             {
                 return null;
             }
@@ -250,13 +249,14 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
+    private static string ClaimPathOf(ModelStore store, Digest digest) => System.IO.Path.Combine(store.PartialDirectory, digest.FileName + ".claim");
+
     /// <summary>Gives up the blob's claim if this owner still holds it.</summary>
     private void ReleaseClaim()
     {
-        string claim = System.IO.Path.Combine(_store.PartialDirectory, Descriptor.Digest.FileName + ".claim");
-        if (TryReadText(claim) == PartialOwner.Current.Serialize())
+        if (TryReadText(ClaimPath) == PartialOwner.Current.Serialize())
         {
-            File.Delete(claim);
+            File.Delete(ClaimPath);
         }
     }
 
@@ -273,7 +273,7 @@ internal sealed class PartialBlob : IDisposable
         try
         {
             File.SetLastWriteTimeUtc(OwnerPath, DateTime.UtcNow);
-            File.SetLastWriteTimeUtc(System.IO.Path.Combine(_store.PartialDirectory, Descriptor.Digest.FileName + ".claim"), DateTime.UtcNow);
+            File.SetLastWriteTimeUtc(ClaimPath, DateTime.UtcNow);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -295,25 +295,12 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
-    /// <summary>Reads bytes written earlier, asynchronously (for checking a taken-over partial's chunks).</summary>
+    /// <summary>Reads bytes written earlier (for hashing what has arrived, and checking a taken-over partial's chunks).</summary>
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
     {
         try
         {
             return await RandomAccess.ReadAsync(_handle, buffer, offset, cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException e)
-        {
-            throw Translate(e, _store, Descriptor.Digest, "read back");
-        }
-    }
-
-    /// <summary>Reads bytes written earlier (for hashing what has arrived).</summary>
-    public int Read(Span<byte> buffer, long offset)
-    {
-        try
-        {
-            return RandomAccess.Read(_handle, buffer, offset);
         }
         catch (IOException e)
         {

@@ -103,7 +103,7 @@ internal sealed class PartialOwner
         try
         {
             using var process = Process.GetProcessById((int)pid);
-            return process.HasExited ? false : StartTicksOf(process) == start;
+            return !process.HasExited && StartTicksOf(process) == start;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
         {

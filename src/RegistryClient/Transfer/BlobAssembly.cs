@@ -28,7 +28,6 @@ internal sealed class BlobAssembly : IDisposable
     private readonly bool[] _checkLocally;
     private readonly bool[] _trusted; // taken from the marker unverified in this run: checked as the hasher reads it
     private readonly SemaphoreSlim _signal = new(0); // unbounded: a spare wake-up only costs one empty loop
-    private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<int> _toMark = new();
     private readonly IProgress<TransferProgress>? _progress;
     private ResumeMarker? _marker;
@@ -62,9 +61,6 @@ internal sealed class BlobAssembly : IDisposable
 
     /// <summary>Where to fetch the bytes from: the chunksums' location, or a storage URL a registry redirected to.</summary>
     public Uri? Location { get; set; }
-
-    /// <summary>Completes when the verified blob is in <c>blobs/</c>; faults when it cannot be.</summary>
-    public Task Committed => _committed.Task;
 
     /// <summary>Bytes downloaded in this run and kept.</summary>
     public long Downloaded => Interlocked.Read(ref _downloaded);
@@ -220,17 +216,10 @@ internal sealed class BlobAssembly : IDisposable
             Partial.CommitVerified();
             _marker?.Delete();
             _progress?.Report(new TransferProgress(Descriptor.Digest, Descriptor.Size, Descriptor.Size, TransferState.Completed, Reused));
-            _committed.TrySetResult();
         }
-        catch (OperationCanceledException e)
-        {
-            _committed.TrySetCanceled(e.CancellationToken);
-            throw;
-        }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             _progress?.Report(new TransferProgress(Descriptor.Digest, Reused + Downloaded, Descriptor.Size, TransferState.Failed, Reused));
-            _committed.TrySetException(e);
             throw;
         }
     }

@@ -76,7 +76,7 @@ public sealed class ModelStore
 
     /// <summary>
     /// The files kept for a blob being downloaded: <c>.regc/partial/sha256-&lt;hex&gt;.&lt;owner&gt;.partial</c> and
-    /// its <c>.marker</c> and <c>.owner</c> companions, and the blob's claim <c>.lock</c>.
+    /// its <c>.marker</c> and <c>.owner</c> companions, and the blob's <c>.claim</c>.
     /// </summary>
     public IReadOnlyList<string> GetPartialFiles(Digest digest)
     {

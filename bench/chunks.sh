@@ -63,7 +63,7 @@ rm -rf "$work/out"
 
 floor=$(echo "${results[openssl dgst -sha256 (floor)]}" | median 1)
 echo
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob from regc serve (16 MiB chunks), median of $runs runs"
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob from regc serve (16 MiB chunks), median of $runs runs$(sha_note)"
 echo
 echo "| tool | median s | x openssl floor | MB/s | peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|"

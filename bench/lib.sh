@@ -1,4 +1,9 @@
 # Shared helpers of the bench scripts (sourced). Callers set $work and $blob_digest.
+#
+# SHA_EXT=off masks the CPU's SHA extensions from OpenSSL (OPENSSL_ia32cap, read by openssl and by .NET's
+# crypto alike), so a machine with SHA-NI measures like the target machine without it (AVX2 SHA-256 instead).
+if [ "${SHA_EXT:-on}" = off ]; then export OPENSSL_ia32cap=":~0x20000000"; fi
+sha_note() { [ "${SHA_EXT:-on}" = off ] && echo ", SHA extensions masked (SHA_EXT=off)" || true; }
 declare -A results
 measure() { # name command...: appends "seconds rss_kib" to results[name]
   local name=$1; shift

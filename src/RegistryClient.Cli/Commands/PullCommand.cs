@@ -31,24 +31,32 @@ internal static class PullCommand
         {
             Description = "Do not ask the registry for chunksums; fetch every blob by own ranges, verified by its whole digest only",
         };
+        Option<double> stallTimeout = CommonOptions.StallTimeout();
+        Option<int?> maxConnections = CommonOptions.MaxConnections();
+        Option<string?> limitRate = CommonOptions.LimitRate();
         var command = new Command(
             "pull",
             "Pull models from a registry into the store; each blob is verified while it downloads (chunk by chunk where the registry offers chunksums), and an interrupted pull resumes without fetching verified bytes again")
         {
-            names, models, insecure, concurrency, platform, noChunkSums, json, verbose,
+            names, models, insecure, concurrency, platform, noChunkSums, stallTimeout, maxConnections, limitRate, json, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
             ModelName[] parsed = result.GetValue(names)!.Select(ModelName.Parse).ToArray();
             var store = new ModelStore(ModelStore.ResolveRoot(result.GetValue(models)));
             OutputMode mode = result.GetValue(json) ? OutputMode.Json : Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
-            var registryOptions = new RegistryOptions { Insecure = result.GetValue(insecure) };
-            var pullOptions = new PullOptions
-            {
-                Concurrency = result.GetValue(concurrency),
-                Platform = result.GetValue(platform),
-                ChunkSumsThreshold = result.GetValue(noChunkSums) ? long.MaxValue : new PullOptions().ChunkSumsThreshold,
-            };
+            (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
+                result,
+                new RegistryOptions { Insecure = result.GetValue(insecure) },
+                new PullOptions
+                {
+                    Concurrency = result.GetValue(concurrency),
+                    Platform = result.GetValue(platform),
+                    ChunkSumsThreshold = result.GetValue(noChunkSums) ? long.MaxValue : new PullOptions().ChunkSumsThreshold,
+                },
+                stallTimeout,
+                maxConnections,
+                limitRate);
             try
             {
                 await RunAsync(store, parsed, registryOptions, pullOptions, mode, cancellationToken).ConfigureAwait(false);

@@ -19,7 +19,7 @@ public static class RegistryClientServices
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddHttpClient(HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(CreateHandler)
+            .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(options))
             .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();
@@ -31,8 +31,9 @@ public static class RegistryClientServices
     }
 
     /// <summary>The handler registries are spoken to with.</summary>
-    public static SocketsHttpHandler CreateHandler() => new()
+    public static SocketsHttpHandler CreateHandler(RegistryOptions? options = null) => new()
     {
+        MaxConnectionsPerServer = options?.MaxConnectionsPerServer ?? int.MaxValue,
         AllowAutoRedirect = false,
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,

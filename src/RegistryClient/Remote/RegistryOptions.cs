@@ -21,8 +21,14 @@ public sealed record RegistryOptions
     /// <summary>The longest delay between two attempts, also the cap on <c>Retry-After</c>. Default 30 s.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a manifest or small request may take in all, per attempt. Default 60 s.</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// How long a manifest or small request may take in all, per attempt. Default 30 s; three timeouts in one
+    /// request end it, so a registry that never answers fails in about a minute and a half.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most connections open to one host at once (<c>--max-connections</c>); null means no limit beyond the pull's concurrency.</summary>
+    public int? MaxConnectionsPerServer { get; init; }
 
     /// <summary>The most redirects followed for one request. Default 10.</summary>
     public int MaxRedirects { get; init; } = 10;
@@ -50,6 +56,11 @@ public sealed record RegistryOptions
         if (RequestTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "must be positive");
+        }
+
+        if (MaxConnectionsPerServer is < 1 or > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsPerServer), MaxConnectionsPerServer, "must be from 1 to 256");
         }
 
         if (MaxRedirects is < 0 or > 20)

@@ -22,6 +22,9 @@ public sealed partial class RemoteRegistry
 {
     private const int MaxErrorBodyBytes = 64 << 10;
 
+    /// <summary>Timeouts of one small request after which it is not tried again.</summary>
+    internal const int MaxTimeouts = 3;
+
     private readonly HttpClient _http;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
@@ -108,6 +111,12 @@ public sealed partial class RemoteRegistry
             throw await CreateErrorAsync(response, name, cancellationToken).ConfigureAwait(false);
         }
 
+        if (response.Content.Headers.ContentEncoding.Count > 0)
+        {
+            throw new InvalidManifestException(
+                $"the manifest of {name} came with Content-Encoding {Digest.Printable(string.Join(",", response.Content.Headers.ContentEncoding))}, which regc does not accept (none was asked for)");
+        }
+
         int max = Options.MaxManifestBytes;
         if (response.Content.Headers.ContentLength is long announced && announced > max)
         {
@@ -161,9 +170,13 @@ public sealed partial class RemoteRegistry
         return await ExecuteWithTimeoutAsync(uri, token => FetchChunkSumsOnceAsync(name, blob, uri, token), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Runs a small request through the retry pipeline, each attempt bounded by <see cref="RegistryOptions.RequestTimeout"/>.</summary>
+    /// <summary>
+    /// Runs a small request through the retry pipeline, each attempt bounded by <see cref="RegistryOptions.RequestTimeout"/>;
+    /// after <see cref="MaxTimeouts"/> timeouts the request fails for good, so a registry that never answers ends in an error.
+    /// </summary>
     private async Task<T> ExecuteWithTimeoutAsync<T>(Uri uri, Func<CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
     {
+        int timeouts = 0;
         return await Pipeline.ExecuteAsync(
             async token =>
             {
@@ -175,7 +188,11 @@ public sealed partial class RemoteRegistry
                 }
                 catch (OperationCanceledException) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
                 {
-                    throw new RegistryProtocolException($"GET {Redact(uri)} took longer than {Options.RequestTimeout.TotalSeconds:0} s", isTransient: true);
+                    bool giveUp = ++timeouts >= MaxTimeouts;
+                    throw new StallTimeoutException(
+                        $"GET {Redact(uri)} took longer than {Options.RequestTimeout.TotalSeconds:0} s"
+                            + (giveUp ? $", {timeouts} times; the registry is not answering (check the name and the network, or try again later)" : string.Empty),
+                        isTransient: !giveUp);
                 }
             },
             cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,6 @@
 namespace RegistryClient.Remote;
 
-/// <summary>A transfer received no bytes for longer than the stall timeout.</summary>
+/// <summary>A transfer received (almost) no bytes for longer than the stall timeout.</summary>
 public sealed class StallTimeoutException : TimeoutException
 {
     /// <summary>Creates the exception with a default message.</summary>
@@ -20,4 +20,14 @@ public sealed class StallTimeoutException : TimeoutException
         : base(message, innerException)
     {
     }
+
+    /// <summary>Creates the exception, saying whether another attempt is allowed.</summary>
+    public StallTimeoutException(string message, bool isTransient)
+        : base(message)
+    {
+        IsTransient = isTransient;
+    }
+
+    /// <summary>False once a transfer stalled too often without progress: retrying it again would only hang.</summary>
+    public bool IsTransient { get; } = true;
 }

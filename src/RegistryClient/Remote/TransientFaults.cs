@@ -14,7 +14,7 @@ internal static class TransientFaults
         null => false,
         RegistryResponseException response => response.IsTransient,
         RegistryProtocolException protocol => protocol.IsTransient,
-        StallTimeoutException => true,
+        StallTimeoutException stall => stall.IsTransient,
         HttpIOException => true,
         HttpRequestException { StatusCode: null } => true,
         IOException { InnerException: SocketException } => true,

@@ -32,6 +32,8 @@ internal sealed class BlobAssembly : IDisposable
     private readonly IProgress<TransferProgress>? _progress;
     private ResumeMarker? _marker;
     private int _pending;
+    private int _inFlight;
+    private volatile bool _rangeNotSupported;
     private long _downloaded;
     private long _reused;
 
@@ -135,6 +137,29 @@ internal sealed class BlobAssembly : IDisposable
         return true;
     }
 
+    /// <summary>How many bytes of chunk <paramref name="index"/> are in place and usable (all of it once complete).</summary>
+    public long UsableLength(int index) => Volatile.Read(ref _usable[index]);
+
+    /// <summary>True once the registry was found to ignore Range for this blob: the rest comes as one stream.</summary>
+    public bool RangeNotSupported => _rangeNotSupported;
+
+    /// <summary>A worker starts fetching a chunk (the one-stream fallback waits until none is in flight).</summary>
+    public void BeginFetch() => Interlocked.Increment(ref _inFlight);
+
+    /// <summary>A worker is done with a chunk, whatever the outcome.</summary>
+    public void EndFetch()
+    {
+        Interlocked.Decrement(ref _inFlight);
+        Wake();
+    }
+
+    /// <summary>The registry ignores Range for this blob: chunks not yet usable come from one stream instead.</summary>
+    public void OnRangeNotSupported()
+    {
+        _rangeNotSupported = true;
+        Wake();
+    }
+
     /// <summary>Own ranges: chunk <paramref name="index"/> now has <paramref name="writtenFromStart"/> bytes in place.</summary>
     public void OnWritten(int index, long writtenFromStart, int justWritten)
     {
@@ -164,6 +189,11 @@ internal sealed class BlobAssembly : IDisposable
         }
 
         ReportRunning();
+        Wake();
+    }
+
+    private void Wake()
+    {
         if (Interlocked.Exchange(ref _pending, 1) == 0)
         {
             _signal.Release();
@@ -181,8 +211,9 @@ internal sealed class BlobAssembly : IDisposable
     /// blob is hashed; then commits it, or discards it and reports the mismatch. Runs until done, failed or cancelled.
     /// </summary>
     /// <param name="refetch">Fetches a chunk again (when a chunk taken from the marker turns out damaged); completes once it is usable.</param>
+    /// <param name="stream">Fetches every chunk from the given one on as one stream (the registry ignores Range); completes once all are usable.</param>
     /// <param name="cancellationToken">Cancels the work.</param>
-    public async Task RunAsync(Func<int, CancellationToken, Task> refetch, CancellationToken cancellationToken)
+    public async Task RunAsync(Func<int, CancellationToken, Task> refetch, Func<int, CancellationToken, Task> stream, CancellationToken cancellationToken)
     {
         try
         {
@@ -192,7 +223,7 @@ internal sealed class BlobAssembly : IDisposable
                 Task markLoop = MarkLoopAsync(marking.Token);
                 try
                 {
-                    actual = await HashAsync(refetch, cancellationToken).ConfigureAwait(false);
+                    actual = await HashAsync(refetch, stream, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -224,7 +255,7 @@ internal sealed class BlobAssembly : IDisposable
         }
     }
 
-    private async Task<byte[]> HashAsync(Func<int, CancellationToken, Task> refetch, CancellationToken cancellationToken)
+    private async Task<byte[]> HashAsync(Func<int, CancellationToken, Task> refetch, Func<int, CancellationToken, Task> stream, CancellationToken cancellationToken)
     {
         long hashed = 0;
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(HashBufferSize, Math.Max(Descriptor.Size, 1)));
@@ -245,6 +276,12 @@ internal sealed class BlobAssembly : IDisposable
 
                 if (usableEnd <= hashed)
                 {
+                    if (_rangeNotSupported && Volatile.Read(ref _inFlight) == 0)
+                    {
+                        await stream(k, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
                     await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
                     continue;
                 }

@@ -15,13 +15,27 @@ namespace RegistryClient.Transfer;
 /// </summary>
 internal sealed class ChunkFetcher
 {
+    /// <summary>How many times a chunk whose digest is wrong is fetched in all.</summary>
+    public const int MaxDigestAttempts = 3;
+
+    /// <summary>Stalls in a row without a byte of progress after which a transfer gives up (not retried again).</summary>
+    public const int MaxStallsWithoutProgress = 3;
+
+    /// <summary>
+    /// A transfer must deliver this much per stall timeout; a trickle below it counts as a stall (an idle timer
+    /// re-armed by every single byte would never fire on a slow-loris server).
+    /// </summary>
+    public const int TrickleFloorBytes = 64 << 10;
+
     private readonly RemoteRegistry _registry;
     private readonly TimeSpan _stallTimeout;
+    private readonly RateLimiter? _limiter;
 
-    public ChunkFetcher(RemoteRegistry registry, TimeSpan stallTimeout)
+    public ChunkFetcher(RemoteRegistry registry, TimeSpan stallTimeout, RateLimiter? limiter)
     {
         _registry = registry;
         _stallTimeout = stallTimeout;
+        _limiter = limiter;
     }
 
     /// <summary>
@@ -30,10 +44,10 @@ internal sealed class ChunkFetcher
     /// when the digest is wrong, up to <see cref="MaxDigestAttempts"/> times.
     /// </summary>
     /// <exception cref="DigestMismatchException">The chunk kept arriving with the wrong digest; the message names blob, range, expected and actual digest.</exception>
+    /// <exception cref="RangeNotSupportedException">The registry ignores Range for this blob.</exception>
     public async Task FetchAsync(BlobAssembly blob, int index, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        Chunk chunk = blob.Chunks[index];
-        if (blob.ChunkDigests is not { } digests)
+        if (blob.ChunkDigests is null)
         {
             await FetchRangeAsync(blob, index, buffer, hash: null, cancellationToken).ConfigureAwait(false);
             return;
@@ -45,32 +59,146 @@ internal sealed class ChunkFetcher
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             await FetchRangeAsync(blob, index, buffer, hash, cancellationToken).ConfigureAwait(false);
             hash.GetHashAndReset(actual);
-            if (digests[index].Matches(actual))
+            if (CheckChunk(blob, index, actual, attempt))
             {
-                blob.OnChunkVerified(index);
                 return;
-            }
-
-            blob.OnChunkDiscarded(index);
-            if (attempt == MaxDigestAttempts)
-            {
-                throw new DigestMismatchException(
-                    $"blob {blob.Descriptor.Digest} bytes {chunk}: expected {digests[index]}, got {Digest.FromHash(actual)} ({attempt} attempts); the registry serves corrupt data for this chunk, nothing of it was kept");
             }
         }
     }
 
-    /// <summary>How many times a chunk whose digest is wrong is fetched in all.</summary>
-    public const int MaxDigestAttempts = 3;
+    /// <summary>
+    /// Fetches the blob as one stream from its start (for registries that ignore Range): bytes before chunk
+    /// <paramref name="from"/> and of chunks already usable are read and dropped; every other chunk is written,
+    /// and with chunk digests checked, as it passes. A retry starts a new stream and continues at the first chunk
+    /// not yet complete.
+    /// </summary>
+    public async Task FetchStreamAsync(BlobAssembly blob, int from, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        Descriptor descriptor = blob.Descriptor;
+        var next = new StrongBox<int>(from); // the first chunk not yet complete, kept across attempts
+        await _registry.Pipeline.ExecuteAsync(
+            async token =>
+            {
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(token);
+                stall.CancelAfter(_stallTimeout);
+                Uri uri = _registry.GetBlobUri(blob.Name, descriptor.Digest);
+                try
+                {
+                    using HttpResponseMessage response = await _registry.SendAsync(HttpMethod.Get, uri, null, stall.Token).ConfigureAwait(false);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        throw await _registry.CreateErrorAsync(response, blob.Name, token).ConfigureAwait(false);
+                    }
+
+                    CheckRange(response, descriptor, 0, descriptor.Size - 1);
+                    Stream body = await response.Content.ReadAsStreamAsync(stall.Token).ConfigureAwait(false);
+                    await using (body.ConfigureAwait(false))
+                    {
+                        await StreamChunksAsync(blob, next, body, buffer, stall, token).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (stall.IsCancellationRequested && !token.IsCancellationRequested)
+                {
+                    throw new StallTimeoutException($"no bytes for {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short}, one stream)");
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task StreamChunksAsync(BlobAssembly blob, StrongBox<int> next, Stream body, Memory<byte> buffer, CancellationTokenSource stall, CancellationToken cancellationToken)
+    {
+        long position = 0;
+        byte[] actual = new byte[SHA256.HashSizeInBytes];
+        for (int index = next.Value; index < blob.Chunks.Length; index++)
+        {
+            Chunk chunk = blob.Chunks[index];
+            long keepFrom = chunk.Start + blob.UsableLength(index); // bytes already usable may be hashed: never rewrite them
+            using IncrementalHash? hash = keepFrom <= chunk.End && blob.ChunkDigests is not null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+            long received = 0;
+            try
+            {
+                while (position <= chunk.End)
+                {
+                    long skip = keepFrom - position;
+                    int want = (int)Math.Min(buffer.Length, skip > 0 ? skip : chunk.End - position + 1);
+                    int filled;
+                    try
+                    {
+                        filled = await ReadFullAsync(body, buffer[..want], stall, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (PartialReadException e)
+                    {
+                        ExceptionDispatchInfo.Throw(e.InnerException!); // the next stream starts this chunk over
+                        throw;
+                    }
+
+                    if (filled < want)
+                    {
+                        throw new RegistryProtocolException($"the body for {blob.Descriptor.Digest.Short} ended at byte {position + filled}", isTransient: true);
+                    }
+
+                    if (skip <= 0)
+                    {
+                        await blob.Partial.WriteAsync(buffer[..filled], position, cancellationToken).ConfigureAwait(false);
+                        received += filled;
+                        if (hash is null)
+                        {
+                            blob.OnWritten(index, position + filled - chunk.Start, filled);
+                        }
+                        else
+                        {
+                            hash.AppendData(buffer.Span[..filled]);
+                            blob.OnReceived(filled);
+                        }
+                    }
+
+                    position += filled;
+                }
+            }
+            catch when (hash is not null)
+            {
+                blob.OnReceived(-(int)received); // the chunk starts over in the next stream
+                throw;
+            }
+
+            if (hash is not null)
+            {
+                hash.GetHashAndReset(actual);
+                CheckChunk(blob, index, actual, MaxDigestAttempts);
+            }
+
+            next.Value = index + 1;
+        }
+    }
+
+    /// <summary>True when the chunk's digest matched (it is published); false to fetch it again; throws after the last attempt.</summary>
+    private static bool CheckChunk(BlobAssembly blob, int index, byte[] actual, int attempt)
+    {
+        Digest expected = blob.ChunkDigests![index];
+        if (expected.Matches(actual))
+        {
+            blob.OnChunkVerified(index);
+            return true;
+        }
+
+        blob.OnChunkDiscarded(index);
+        if (attempt >= MaxDigestAttempts)
+        {
+            throw new DigestMismatchException(
+                $"blob {blob.Descriptor.Digest} bytes {blob.Chunks[index]}: expected {expected}, got {Digest.FromHash(actual)} ({attempt} attempts); the registry serves corrupt data for this chunk, nothing of it was kept");
+        }
+
+        return false;
+    }
 
     private async Task FetchRangeAsync(BlobAssembly blob, int index, Memory<byte> buffer, IncrementalHash? hash, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
-        var cursor = new StrongBox<long>(chunk.Start); // advanced as bytes are written, so a retry continues there
+        var cursor = new RangeCursor { Position = chunk.Start }; // advanced as bytes are written, so a retry continues there
         await _registry.Pipeline.ExecuteAsync(
             async token =>
             {
-                if (cursor.Value <= chunk.End)
+                if (cursor.Position <= chunk.End)
                 {
                     await FetchOnceAsync(blob, index, cursor, buffer, hash, token).ConfigureAwait(false);
                 }
@@ -78,10 +206,11 @@ internal sealed class ChunkFetcher
             cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task FetchOnceAsync(BlobAssembly blob, int index, StrongBox<long> cursor, Memory<byte> buffer, IncrementalHash? hash, CancellationToken cancellationToken)
+    private async Task FetchOnceAsync(BlobAssembly blob, int index, RangeCursor cursor, Memory<byte> buffer, IncrementalHash? hash, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
-        long position = cursor.Value;
+        long position = cursor.Position;
+        long attemptStart = position;
         Descriptor descriptor = blob.Descriptor;
         ModelName name = blob.Name;
         Uri? cached = blob.Location;
@@ -116,35 +245,23 @@ internal sealed class ChunkFetcher
                 while (position <= chunk.End)
                 {
                     int want = (int)Math.Min(buffer.Length, chunk.End - position + 1);
-                    int filled = 0;
                     ExceptionDispatchInfo? broken = null;
-                    while (filled < want)
+                    int filled;
+                    try
                     {
-                        int read;
-                        try
-                        {
-                            read = await body.ReadAsync(buffer[filled..want], stall.Token).ConfigureAwait(false);
-                        }
-                        catch (Exception e) when (filled > 0 && e is IOException or HttpRequestException or OperationCanceledException)
-                        {
-                            broken = ExceptionDispatchInfo.Capture(e); // keep what arrived before the break, below
-                            break;
-                        }
-
-                        if (read == 0)
-                        {
-                            break;
-                        }
-
-                        filled += read;
-                        stall.CancelAfter(_stallTimeout);
+                        filled = await ReadFullAsync(body, buffer[..want], stall, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (PartialReadException e)
+                    {
+                        filled = e.Filled; // keep what arrived before the break, below
+                        broken = ExceptionDispatchInfo.Capture(e.InnerException!);
                     }
 
                     if (filled > 0)
                     {
                         await blob.Partial.WriteAsync(buffer[..filled], position, cancellationToken).ConfigureAwait(false);
                         position += filled;
-                        cursor.Value = position;
+                        cursor.Position = position;
                         if (hash is null)
                         {
                             blob.OnWritten(index, position - chunk.Start, filled);
@@ -165,13 +282,75 @@ internal sealed class ChunkFetcher
                 }
             }
 
+            cursor.Stalls = 0;
         }
         catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             // Keep what arrived: the retry continues from the last byte written (and the chunk's hash with it).
+            cursor.Stalls = position > attemptStart ? 1 : cursor.Stalls + 1;
+            bool giveUp = cursor.Stalls >= MaxStallsWithoutProgress;
             throw new StallTimeoutException(
-                $"no bytes for {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short} bytes {position}-{chunk.End})");
+                $"less than {TrickleFloorBytes >> 10} KiB in {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short} bytes {position}-{chunk.End})"
+                    + (giveUp ? $", {cursor.Stalls} times in a row; the registry or the network is not delivering (try again later, or raise --stall-timeout)" : string.Empty),
+                isTransient: !giveUp);
         }
+    }
+
+    /// <summary>
+    /// Reads until <paramref name="buffer"/> is full or the body ends; returns the bytes read. The stall timer is
+    /// re-armed only per <see cref="TrickleFloorBytes"/> received (and after the rate limiter's own waits). A break
+    /// after some bytes arrived is thrown as <see cref="PartialReadException"/> so the caller can keep them.
+    /// </summary>
+    private async Task<int> ReadFullAsync(Stream body, Memory<byte> buffer, CancellationTokenSource stall, CancellationToken cancellationToken)
+    {
+        int filled = 0;
+        int armedAt = 0;
+        int floor = Math.Min(TrickleFloorBytes, buffer.Length);
+        while (filled < buffer.Length)
+        {
+            int read;
+            try
+            {
+                int slice = _limiter is null ? buffer.Length - filled : Math.Min(buffer.Length - filled, RateLimiter.MaxRead);
+                read = await body.ReadAsync(buffer.Slice(filled, slice), stall.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (filled > 0 && e is IOException or HttpRequestException or OperationCanceledException)
+            {
+                throw new PartialReadException(filled, e);
+            }
+
+            if (read == 0)
+            {
+                break;
+            }
+
+            filled += read;
+            if (_limiter is not null)
+            {
+                await _limiter.TakeAsync(read, cancellationToken).ConfigureAwait(false);
+                stall.CancelAfter(_stallTimeout); // our own throttling is not the registry's stall
+            }
+            else if (filled - armedAt >= floor)
+            {
+                stall.CancelAfter(_stallTimeout);
+                armedAt = filled;
+            }
+        }
+
+        return filled;
+    }
+
+    /// <summary>Where a range's next byte goes, and how often it stalled in a row; kept across attempts.</summary>
+    private sealed class RangeCursor
+    {
+        public long Position { get; set; }
+
+        public int Stalls { get; set; }
+    }
+
+    private sealed class PartialReadException(int filled, Exception inner) : Exception(inner.Message, inner)
+    {
+        public int Filled { get; } = filled;
     }
 
     /// <summary>
@@ -211,8 +390,8 @@ internal sealed class ChunkFetcher
         {
             if (position != 0)
             {
-                throw new RegistryProtocolException(
-                    $"the registry ignored Range bytes={position}-{end} for {descriptor.Digest.Short} and sent the whole blob (200)", isTransient: false);
+                throw new RangeNotSupportedException(
+                    $"the registry ignored Range bytes={position}-{end} for {descriptor.Digest.Short} and sent the whole blob (200)");
             }
 
             expected = descriptor.Size;

@@ -43,7 +43,8 @@ public sealed partial class ModelPuller
         _options = options ?? new PullOptions();
         _options.Validate();
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _fetcher = new ChunkFetcher(registry, _options.StallTimeout);
+        _fetcher = new ChunkFetcher(
+            registry, _options.StallTimeout, _options.LimitRate is { } rate ? new RateLimiter(rate, registry.TimeProvider) : null);
     }
 
     /// <summary>
@@ -278,7 +279,10 @@ public sealed partial class ModelPuller
                 LogResuming(_logger, descriptor.Digest.Short, assembly.Reused);
             }
 
-            await assembly.RunAsync((index, token) => RefetchAsync(assembly, index, token), cancellationToken).ConfigureAwait(false);
+            await assembly.RunAsync(
+                (index, token) => RefetchAsync(assembly, index, token),
+                (index, token) => StreamAsync(assembly, index, token),
+                cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -290,14 +294,49 @@ public sealed partial class ModelPuller
     private async Task RefetchAsync(BlobAssembly blob, int index, CancellationToken cancellationToken)
     {
         LogRefetching(_logger, blob.Descriptor.Digest.Short, blob.Chunks[index].ToString());
+        await WithBufferAsync(buffer => FetchChunkAsync(blob, index, buffer, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>Fetches the blob's remaining chunks as one stream (its registry ignores Range).</summary>
+    private async Task StreamAsync(BlobAssembly blob, int from, CancellationToken cancellationToken)
+    {
+        LogRangeNotSupported(_logger, blob.Descriptor.Digest.Short);
+        await WithBufferAsync(buffer => _fetcher.FetchStreamAsync(blob, from, buffer, cancellationToken)).ConfigureAwait(false);
+    }
+
+    private async Task WithBufferAsync(Func<Memory<byte>, Task> action)
+    {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
         try
         {
-            await _fetcher.FetchAsync(blob, index, buffer.AsMemory(0, _options.BufferSize), cancellationToken).ConfigureAwait(false);
+            await action(buffer.AsMemory(0, _options.BufferSize)).ConfigureAwait(false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Fetches one chunk by Range; when the registry ignores Range, leaves it to the blob's one-stream fallback.</summary>
+    private async Task FetchChunkAsync(BlobAssembly blob, int index, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (blob.RangeNotSupported)
+        {
+            return;
+        }
+
+        blob.BeginFetch();
+        try
+        {
+            await _fetcher.FetchAsync(blob, index, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RangeNotSupportedException)
+        {
+            blob.OnRangeNotSupported();
+        }
+        finally
+        {
+            blob.EndFetch();
         }
     }
 
@@ -343,25 +382,17 @@ public sealed partial class ModelPuller
         }
     }
 
-    private async Task WorkAsync(ChannelReader<(BlobAssembly Blob, int Index)> work, CancellationToken cancellationToken)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
-        try
+    private Task WorkAsync(ChannelReader<(BlobAssembly Blob, int Index)> work, CancellationToken cancellationToken) =>
+        WithBufferAsync(async memory =>
         {
-            Memory<byte> memory = buffer.AsMemory(0, _options.BufferSize);
             await foreach ((BlobAssembly blob, int index) in work.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (!await blob.TryReuseAsync(index, memory, cancellationToken).ConfigureAwait(false))
                 {
-                    await _fetcher.FetchAsync(blob, index, memory, cancellationToken).ConfigureAwait(false);
+                    await FetchChunkAsync(blob, index, memory, cancellationToken).ConfigureAwait(false);
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+        });
 
     private async Task WriteManifestWhenCompleteAsync(PulledModel model, Dictionary<Digest, Task> blobs, CancellationToken cancellationToken)
     {
@@ -407,6 +438,9 @@ public sealed partial class ModelPuller
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Blob} bytes {Range} in the partial file do not match their chunk digest; fetching them again")]
     private static partial void LogRefetching(ILogger logger, string blob, string range);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the registry ignores Range for {Blob}; fetching the rest of it as one stream")]
+    private static partial void LogRangeNotSupported(ILogger logger, string blob);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "resuming {Blob}: {Bytes} bytes kept from an earlier pull")]
     private static partial void LogResuming(ILogger logger, string blob, long bytes);

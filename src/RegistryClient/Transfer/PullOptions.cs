@@ -28,6 +28,9 @@ public sealed record PullOptions
     /// <summary>A request that receives no bytes for this long is cancelled and continued. Default 30 s.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The most bytes per second all transfers of a pull take together (<c>--limit-rate</c>); null means no limit.</summary>
+    public long? LimitRate { get; init; }
+
     /// <summary>The buffer each worker reads into and writes from. Default 1 MiB; from 4 KiB to 16 MiB.</summary>
     public int BufferSize { get; init; } = 1 << 20;
 
@@ -65,6 +68,11 @@ public sealed record PullOptions
         if (StallTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(StallTimeout), StallTimeout, "must be positive");
+        }
+
+        if (LimitRate is < 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LimitRate), LimitRate, "must be at least 1 KiB/s");
         }
 
         if (BufferSize is < 4096 or > (16 << 20))

@@ -23,6 +23,39 @@ public static class Units
             : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {s_units[unit]}");
     }
 
+    /// <summary>
+    /// Parses a byte count as curl's <c>--limit-rate</c> takes it: a number with an optional binary suffix
+    /// <c>k</c>, <c>m</c> or <c>g</c> (any case; <c>KiB</c>, <c>MB</c> and the like too): <c>500k</c>, <c>2.5M</c>, <c>1048576</c>.
+    /// </summary>
+    public static bool TryParseBytes(string? text, out long bytes)
+    {
+        bytes = 0;
+        string value = (text ?? string.Empty).Trim().ToUpperInvariant();
+        foreach (string tail in new[] { "IB", "B" })
+        {
+            if (value.Length > tail.Length && value.EndsWith(tail, StringComparison.Ordinal) && char.IsLetter(value[^(tail.Length + 1)]))
+            {
+                value = value[..^tail.Length];
+                break;
+            }
+        }
+
+        int shift = value.Length == 0 ? 0 : value[^1] switch { 'K' => 10, 'M' => 20, 'G' => 30, _ => 0 };
+        if (shift > 0)
+        {
+            value = value[..^1];
+        }
+
+        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double number)
+            || number <= 0 || number * (1L << shift) > long.MaxValue / 2)
+        {
+            return false;
+        }
+
+        bytes = (long)(number * (1L << shift));
+        return bytes > 0;
+    }
+
     /// <summary>A rate in bytes per second: <c>210.3 MiB/s</c>.</summary>
     public static string Rate(double bytesPerSecond) => Bytes((long)bytesPerSecond) + "/s";
 

@@ -52,29 +52,61 @@ internal static class CommonOptions
         HelpName = "RATE",
     };
 
-    /// <summary>Applies --stall-timeout, --max-connections and --limit-rate; throws <see cref="ArgumentException"/> with the option named.</summary>
+    public static Option<int> Retries() => new("--retries")
+    {
+        Description = "How often a failed request is tried again when the failure can pass (resets, stalls, 408/429/5xx), with exponential backoff and jitter",
+        DefaultValueFactory = _ => new RegistryClient.Remote.RegistryOptions().MaxRetries,
+        HelpName = "N",
+    };
+
+    public static Option<double> RetryWait() => new("--retry-wait")
+    {
+        Description = "Seconds before the first retry; later ones wait exponentially longer (capped at 30 s). Retry-After from the registry wins",
+        DefaultValueFactory = _ => new RegistryClient.Remote.RegistryOptions().RetryDelay.TotalSeconds,
+        HelpName = "SECONDS",
+    };
+
+    /// <summary>The transfer options of pull (and later mirror and verify --repair), created together.</summary>
+    public sealed record TransferOptions(Option<double> StallTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<int> Retries, Option<double> RetryWait)
+    {
+        public static TransferOptions Create() => new(CommonOptions.StallTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Retries(), CommonOptions.RetryWait());
+
+        public IEnumerable<Option> All => [StallTimeout, MaxConnections, LimitRate, Retries, RetryWait];
+    }
+
+    /// <summary>Applies the transfer options (a manifest request gets the stall timeout as its limit); throws <see cref="ArgumentException"/> with the option named.</summary>
     public static (RegistryClient.Remote.RegistryOptions Registry, RegistryClient.Transfer.PullOptions Pull) ApplyTransferLimits(
         ParseResult result,
         RegistryClient.Remote.RegistryOptions registry,
         RegistryClient.Transfer.PullOptions pull,
-        Option<double> stallTimeout,
-        Option<int?> maxConnections,
-        Option<string?> limitRate)
+        TransferOptions options)
     {
-        double stall = result.GetValue(stallTimeout);
+        double stall = result.GetValue(options.StallTimeout);
         if (!(stall is > 0 and <= 86_400))
         {
             throw new ArgumentException($"--stall-timeout must be from 0 to 86400 seconds, not {stall}");
         }
 
-        int? connections = result.GetValue(maxConnections);
+        int retries = result.GetValue(options.Retries);
+        if (retries is < 0 or > 100)
+        {
+            throw new ArgumentException($"--retries must be from 0 to 100, not {retries}");
+        }
+
+        double wait = result.GetValue(options.RetryWait);
+        if (!(wait is >= 0 and <= 600))
+        {
+            throw new ArgumentException($"--retry-wait must be from 0 to 600 seconds, not {wait}");
+        }
+
+        int? connections = result.GetValue(options.MaxConnections);
         if (connections is < 1 or > 256)
         {
             throw new ArgumentException($"--max-connections must be from 1 to 256, not {connections}");
         }
 
         long? rate = null;
-        if (result.GetValue(limitRate) is { } text)
+        if (result.GetValue(options.LimitRate) is { } text)
         {
             if (!RegistryClient.Transfer.Units.TryParseBytes(text, out long parsed) || parsed < 1024)
             {
@@ -85,7 +117,13 @@ internal static class CommonOptions
         }
 
         return (
-            registry with { MaxConnectionsPerServer = connections },
+            registry with
+            {
+                MaxConnectionsPerServer = connections,
+                MaxRetries = retries,
+                RetryDelay = TimeSpan.FromSeconds(wait),
+                RequestTimeout = TimeSpan.FromSeconds(stall), // a manifest request that takes a whole stall timeout is stalled too
+            },
             pull with
             {
                 StallTimeout = TimeSpan.FromSeconds(stall),

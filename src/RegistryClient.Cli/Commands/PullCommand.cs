@@ -31,15 +31,18 @@ internal static class PullCommand
         {
             Description = "Do not ask the registry for chunksums; fetch every blob by own ranges, verified by its whole digest only",
         };
-        Option<double> stallTimeout = CommonOptions.StallTimeout();
-        Option<int?> maxConnections = CommonOptions.MaxConnections();
-        Option<string?> limitRate = CommonOptions.LimitRate();
+        var transfer = CommonOptions.TransferOptions.Create();
         var command = new Command(
             "pull",
             "Pull models from a registry into the store; each blob is verified while it downloads (chunk by chunk where the registry offers chunksums), and an interrupted pull resumes without fetching verified bytes again")
         {
-            names, models, insecure, concurrency, platform, noChunkSums, stallTimeout, maxConnections, limitRate, json, verbose,
+            names, models, insecure, concurrency, platform, noChunkSums, json, verbose,
         };
+        foreach (Option option in transfer.All)
+        {
+            command.Options.Add(option);
+        }
+
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
             ModelName[] parsed = result.GetValue(names)!.Select(ModelName.Parse).ToArray();
@@ -54,9 +57,7 @@ internal static class PullCommand
                     Platform = result.GetValue(platform),
                     ChunkSumsThreshold = result.GetValue(noChunkSums) ? long.MaxValue : new PullOptions().ChunkSumsThreshold,
                 },
-                stallTimeout,
-                maxConnections,
-                limitRate);
+                transfer);
             try
             {
                 await RunAsync(store, parsed, registryOptions, pullOptions, mode, cancellationToken).ConfigureAwait(false);

@@ -22,8 +22,9 @@ public sealed record RegistryOptions
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// How long a manifest or small request may take in all, per attempt. Default 30 s; three timeouts in one
-    /// request end it, so a registry that never answers fails in about a minute and a half.
+    /// How long a manifest, chunksums or other small request may go without an answer, per attempt: the time
+    /// starts again with each 64 KiB received. Default 30 s; three timeouts in one request end it, so a registry
+    /// that never answers fails in about a minute and a half.
     /// </summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

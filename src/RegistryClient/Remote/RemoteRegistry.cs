@@ -90,11 +90,12 @@ public sealed partial class RemoteRegistry
         ArgumentNullException.ThrowIfNull(name);
         var uri = new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/manifests/{reference}");
         Digest? pinned = Digest.TryParse(reference, out Digest parsed) ? parsed : null;
-        return await ExecuteWithTimeoutAsync(uri, token => FetchManifestOnceAsync(name, uri, pinned, token), cancellationToken).ConfigureAwait(false);
+        return await ExecuteWithTimeoutAsync(uri, idle => FetchManifestOnceAsync(name, uri, pinned, idle), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<FetchedManifest> FetchManifestOnceAsync(ModelName name, Uri uri, Digest? pinned, CancellationToken cancellationToken)
+    private async Task<FetchedManifest> FetchManifestOnceAsync(ModelName name, Uri uri, Digest? pinned, IdleTimeout idle)
     {
+        CancellationToken cancellationToken = idle.Token;
         using HttpResponseMessage response = await SendAsync(
             HttpMethod.Get,
             uri,
@@ -123,7 +124,7 @@ public sealed partial class RemoteRegistry
             throw new InvalidManifestException($"the manifest of {name} is {announced} bytes, more than the {max >> 20} MiB limit");
         }
 
-        byte[] body = await ReadAtMostAsync(response, max, cancellationToken).ConfigureAwait(false);
+        byte[] body = await ReadAtMostAsync(response, max, cancellationToken, idle).ConfigureAwait(false);
         if (body.Length > max)
         {
             throw new InvalidManifestException($"the manifest of {name} exceeds the {max >> 20} MiB limit");
@@ -167,14 +168,14 @@ public sealed partial class RemoteRegistry
     {
         ArgumentNullException.ThrowIfNull(name);
         var uri = new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/chunksums/{blob.Digest}");
-        return await ExecuteWithTimeoutAsync(uri, token => FetchChunkSumsOnceAsync(name, blob, uri, token), cancellationToken).ConfigureAwait(false);
+        return await ExecuteWithTimeoutAsync(uri, idle => FetchChunkSumsOnceAsync(name, blob, uri, idle), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Runs a small request through the retry pipeline, each attempt bounded by <see cref="RegistryOptions.RequestTimeout"/>;
     /// after <see cref="MaxTimeouts"/> timeouts the request fails for good, so a registry that never answers ends in an error.
     /// </summary>
-    private async Task<T> ExecuteWithTimeoutAsync<T>(Uri uri, Func<CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
+    private async Task<T> ExecuteWithTimeoutAsync<T>(Uri uri, Func<IdleTimeout, Task<T>> attempt, CancellationToken cancellationToken)
     {
         int timeouts = 0;
         return await Pipeline.ExecuteAsync(
@@ -184,7 +185,7 @@ public sealed partial class RemoteRegistry
                 timeout.CancelAfter(Options.RequestTimeout);
                 try
                 {
-                    return await attempt(timeout.Token).ConfigureAwait(false);
+                    return await attempt(new IdleTimeout(timeout, Options.RequestTimeout)).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
                 {
@@ -198,8 +199,9 @@ public sealed partial class RemoteRegistry
             cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<ChunkSums?> FetchChunkSumsOnceAsync(ModelName name, Descriptor blob, Uri uri, CancellationToken cancellationToken)
+    private async Task<ChunkSums?> FetchChunkSumsOnceAsync(ModelName name, Descriptor blob, Uri uri, IdleTimeout idle)
     {
+        CancellationToken cancellationToken = idle.Token;
         using HttpResponseMessage response = await SendAsync(HttpMethod.Get, uri, null, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
         {
@@ -214,7 +216,7 @@ public sealed partial class RemoteRegistry
             throw new RegistryProtocolException($"the chunksums of {blob.Digest.Short} came with Content-Encoding {string.Join(",", response.Content.Headers.ContentEncoding)}, which is not accepted", isTransient: false);
         }
 
-        byte[] body = await ReadAtMostAsync(response, ChunkSums.MaxBodyBytes, cancellationToken).ConfigureAwait(false);
+        byte[] body = await ReadAtMostAsync(response, ChunkSums.MaxBodyBytes, cancellationToken, idle).ConfigureAwait(false);
         if (response.Content.Headers.ContentLength is long length && length != body.Length && body.Length <= ChunkSums.MaxBodyBytes)
         {
             throw new RegistryProtocolException($"the chunksums of {blob.Digest.Short} announced {length} bytes but {body.Length} arrived", isTransient: true);
@@ -366,9 +368,13 @@ public sealed partial class RemoteRegistry
         return (null, null);
     }
 
-    /// <summary>Reads at most <paramref name="max"/> + 1 bytes of a body, so the caller can tell "over the limit".</summary>
-    private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int max, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads at most <paramref name="max"/> + 1 bytes of a body, so the caller can tell "over the limit"; each
+    /// 64 KiB received gives <paramref name="idle"/> its time again (a long list arriving steadily is not a timeout).
+    /// </summary>
+    private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int max, CancellationToken cancellationToken, IdleTimeout? idle = null)
     {
+        int armedAt = 0;
         Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
@@ -389,10 +395,23 @@ public sealed partial class RemoteRegistry
                 }
 
                 filled += read;
+                if (idle is not null && filled - armedAt >= 64 << 10)
+                {
+                    idle.Rearm();
+                    armedAt = filled;
+                }
             }
 
             return filled == buffer.Length ? buffer : buffer[..filled];
         }
+    }
+
+    /// <summary>The time limit of one small request: it runs out unless enough bytes keep arriving.</summary>
+    private sealed class IdleTimeout(CancellationTokenSource source, TimeSpan limit)
+    {
+        public CancellationToken Token => source.Token;
+
+        public void Rearm() => source.CancelAfter(limit);
     }
 
     private static bool IsRedirect(HttpStatusCode status) => status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found

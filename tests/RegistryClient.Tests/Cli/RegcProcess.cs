@@ -11,8 +11,31 @@ public static class RegcProcess
         return await run.WaitAsync();
     }
 
+    /// <summary>GNU time, which reports a child's peak resident memory; CI installs it.</summary>
+    public const string Time = "/usr/bin/time";
+
+    /// <summary>Runs regc under GNU time; returns its peak resident set in KiB with the usual results.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr, long PeakRssKiB)> RunMeasuredAsync(params string[] args)
+    {
+        Assert.True(File.Exists(Time), $"{Time} is needed to measure regc's memory (apt-get install time)");
+        string report = Path.Combine(Path.GetTempPath(), $"regc-rss-{Guid.NewGuid():N}");
+        try
+        {
+            using RegcRun run = Start(null, args, wrapper: [Time, "-f", "%M", "-o", report]);
+            (int exit, string stdout, string stderr) = await run.WaitAsync();
+            long peak = long.Parse(File.ReadAllLines(report).Last(l => l.Trim().Length > 0).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            return (exit, stdout, stderr, peak);
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+    }
+
     /// <summary>Starts regc with extra environment variables; the caller waits for it (or kills it).</summary>
-    public static RegcRun Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static RegcRun Start(IReadOnlyDictionary<string, string>? environment, params string[] args) => Start(environment, args, wrapper: []);
+
+    private static RegcRun Start(IReadOnlyDictionary<string, string>? environment, string[] args, string[] wrapper)
     {
         // Run regc from its own build output, next to its own runtimeconfig and deps files.
         string baseDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
@@ -25,7 +48,8 @@ public static class RegcProcess
         }
 
         string dll = Path.Combine(root, "src", "RegistryClient.Cli", "bin", configuration, framework, "regc.dll");
-        var start = new ProcessStartInfo("dotnet", ["exec", dll, .. args])
+        string[] command = [.. wrapper, "dotnet", "exec", dll, .. args];
+        var start = new ProcessStartInfo(command[0], command[1..])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

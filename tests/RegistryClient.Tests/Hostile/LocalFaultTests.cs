@@ -149,6 +149,53 @@ public sealed class LocalFaultTests(HostileFixture fixture) : IClassFixture<Host
     }
 
     [Fact]
+    public async Task MaxConnections_BlobsComeOverAtMostThatManyConnections()
+    {
+        var store = new ModelStore(_temp.Combine("store"));
+        fixture.Registry.Reset();
+
+        (int exit, _, string stderr) = await RegcProcess.RunAsync("pull", Name, "--models", store.Root, "--max-connections", "2", "--concurrency", "8");
+
+        Assert.True(exit == 0, stderr);
+        Assert.True(fixture.Registry.Count("blob") > 2);
+        Assert.InRange(fixture.Registry.BlobConnections.Count, 1, 2);
+        StoreAuditor.AssertConsistent(store);
+    }
+
+    [Fact]
+    public async Task LimitRate_KeepsAllStreamsTogetherUnderTheRate()
+    {
+        var store = new ModelStore(_temp.Combine("store"));
+        byte[] smallModel = RegistryClient.Samples.SampleModel.BuildManifest(fixture.Manifest.Config, [fixture.Small]);
+        fixture.Registry.Fault = async (c, r) =>
+        {
+            if (r.Kind != "manifest")
+            {
+                return false;
+            }
+
+            await HostileFixture.ManifestAsync(c, smallModel); // the config and the 200 KB layer only
+            return true;
+        };
+        try
+        {
+            // 200 000 bytes at 50 KiB/s take about 3.5 s after a 50 KiB burst; unlimited, milliseconds.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            (int exit, _, string stderr) = await RegcProcess.RunAsync("pull", Name, "--models", store.Root, "--limit-rate", "50k");
+            clock.Stop();
+
+            Assert.True(exit == 0, stderr);
+            Assert.Equal(fixture.Small.Size, store.GetBlobSize(fixture.Small.Digest));
+            Assert.True(clock.Elapsed > TimeSpan.FromSeconds(2.5), $"{clock.Elapsed.TotalSeconds:0.0} s: faster than the limit allows");
+            StoreAuditor.AssertConsistent(store);
+        }
+        finally
+        {
+            fixture.Registry.Fault = null;
+        }
+    }
+
+    [Fact]
     public async Task AlwaysFailingRegistry_WithDefaultSettings_EndsInAClearErrorWithin2Minutes()
     {
         var store = new ModelStore(_temp.Combine("store"));

@@ -39,7 +39,14 @@ public sealed class HostileRegistry : IAsyncDisposable
 
     public int Count(string kind) => _counts.TryGetValue(kind, out int n) ? n : 0;
 
-    public void Reset() => _counts.Clear();
+    /// <summary>The connections blob requests came over (Kestrel's connection ids).</summary>
+    public ConcurrentDictionary<string, byte> BlobConnections { get; } = new(StringComparer.Ordinal);
+
+    public void Reset()
+    {
+        _counts.Clear();
+        BlobConnections.Clear();
+    }
 
     private async Task HandleAsync(HttpContext context, RegistryHandler handler)
     {
@@ -49,6 +56,11 @@ public sealed class HostileRegistry : IAsyncDisposable
             : path.Contains("/manifests/", StringComparison.Ordinal) ? "manifest"
             : "other";
         int number = _counts.AddOrUpdate(kind, 1, (_, n) => n + 1);
+        if (kind == "blob")
+        {
+            BlobConnections.TryAdd(context.Connection.Id, 0);
+        }
+
         var request = new HostileRequest(kind, number, path, context.Request.Headers.Range.ToString());
         try
         {

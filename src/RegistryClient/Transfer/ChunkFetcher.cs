@@ -139,17 +139,8 @@ internal sealed class ChunkFetcher
 
                     if (skip <= 0)
                     {
-                        await blob.Partial.WriteAsync(buffer[..filled], position, cancellationToken).ConfigureAwait(false);
+                        await PlaceAsync(blob, index, buffer[..filled], position, hash, cancellationToken).ConfigureAwait(false);
                         received += filled;
-                        if (hash is null)
-                        {
-                            blob.OnWritten(index, position + filled - chunk.Start, filled);
-                        }
-                        else
-                        {
-                            hash.AppendData(buffer.Span[..filled]);
-                            blob.OnReceived(filled);
-                        }
                     }
 
                     position += filled;
@@ -168,6 +159,24 @@ internal sealed class ChunkFetcher
             }
 
             next.Value = index + 1;
+        }
+    }
+
+    /// <summary>
+    /// Writes received bytes at their offset and reports them: own ranges become usable as they land; with chunk
+    /// digests the bytes feed the chunk's hash and count as received until the chunk is verified.
+    /// </summary>
+    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, IncrementalHash? hash, CancellationToken cancellationToken)
+    {
+        await blob.Partial.WriteAsync(data, position, cancellationToken).ConfigureAwait(false);
+        if (hash is null)
+        {
+            blob.OnWritten(index, position + data.Length - blob.Chunks[index].Start, data.Length);
+        }
+        else
+        {
+            hash.AppendData(data.Span);
+            blob.OnReceived(data.Length);
         }
     }
 
@@ -259,18 +268,9 @@ internal sealed class ChunkFetcher
 
                     if (filled > 0)
                     {
-                        await blob.Partial.WriteAsync(buffer[..filled], position, cancellationToken).ConfigureAwait(false);
+                        await PlaceAsync(blob, index, buffer[..filled], position, hash, cancellationToken).ConfigureAwait(false);
                         position += filled;
                         cursor.Position = position;
-                        if (hash is null)
-                        {
-                            blob.OnWritten(index, position - chunk.Start, filled);
-                        }
-                        else
-                        {
-                            hash.AppendData(buffer.Span[..filled]);
-                            blob.OnReceived(filled);
-                        }
                     }
 
                     broken?.Throw();

@@ -123,11 +123,7 @@ public sealed class ChaosSoakTests : IAsyncLifetime
     private async Task MangleBlobAsync(int kind, HttpContext context, HostileRequest request, Descriptor blob)
     {
         (long start, long end) = HostileFixture.RangeOf(request, blob);
-        byte[] body = new byte[end - start + 1];
-        using (var handle = File.OpenHandle(_source.GetBlobPath(blob.Digest)))
-        {
-            RandomAccess.Read(handle, body, start);
-        }
+        byte[] body = HostileFixture.Read(_source, blob, start, end);
 
         context.Response.StatusCode = request.Range.Length > 0 ? 206 : 200;
         context.Response.Headers.ContentRange = kind == 5 ? $"bytes {start + 1}-{end + 1}/{blob.Size}" : $"bytes {start}-{end}/{blob.Size}";

@@ -60,10 +60,13 @@ public sealed class HostileFixture : IAsyncLifetime
     public bool IsSmall(HostileRequest request) => request.Kind == "blob" && request.Path.EndsWith(Small.Digest.ToString(), StringComparison.Ordinal);
 
     /// <summary>The bytes of a blob between two offsets (inclusive), read from the source store.</summary>
-    public byte[] Read(Descriptor blob, long start, long end)
+    public byte[] Read(Descriptor blob, long start, long end) => Read(Source, blob, start, end);
+
+    /// <summary>The bytes of a blob of <paramref name="store"/> between two offsets (inclusive).</summary>
+    public static byte[] Read(ModelStore store, Descriptor blob, long start, long end)
     {
         byte[] bytes = new byte[end - start + 1];
-        using var handle = File.OpenHandle(Source.GetBlobPath(blob.Digest));
+        using var handle = File.OpenHandle(store.GetBlobPath(blob.Digest));
         int read = RandomAccess.Read(handle, bytes, start);
         Assert.Equal(bytes.Length, read);
         return bytes;

@@ -15,6 +15,7 @@ namespace RegistryClient.Tests.Hostile;
 /// or without Retry-After, one flipped byte, a wrong Content-Range, a short body). Many seeds; every pull must end
 /// in a correct store, with zero corrupt blobs.
 /// </summary>
+[Collection(HostileCollection.Name)]
 public sealed class ChaosSoakTests : IAsyncLifetime
 {
     private const long LayerSize = 1L << 30;

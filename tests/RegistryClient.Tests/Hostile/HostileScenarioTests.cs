@@ -14,6 +14,7 @@ namespace RegistryClient.Tests.Hostile;
 /// and the auditor checks after each: every file in blobs/ hashes to its name, no manifest after a failure, no file
 /// outside the store, no stack trace, peak memory under 300 MiB.
 /// </summary>
+[Collection(HostileCollection.Name)]
 public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture<HostileFixture>, IDisposable
 {
     private const long MemoryLimitKiB = 300 << 10;

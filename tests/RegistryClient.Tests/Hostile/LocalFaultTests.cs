@@ -9,6 +9,7 @@ namespace RegistryClient.Tests.Hostile;
 /// Local faults (read-only store, full disk, a store path that is a file, a wrong blob in the store), Ctrl-C, and
 /// the time to a clear error against a registry that always fails, with regc's default retry settings.
 /// </summary>
+[Collection(HostileCollection.Name)]
 public sealed class LocalFaultTests(HostileFixture fixture) : IClassFixture<HostileFixture>, IDisposable
 {
     private readonly TempDirectory _temp = new();

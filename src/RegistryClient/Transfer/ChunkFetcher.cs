@@ -27,15 +27,22 @@ internal sealed class ChunkFetcher
     /// </summary>
     public const int TrickleFloorBytes = 64 << 10;
 
+    /// <summary>How often one range may be cut for running far slower than the others; then it is left to finish.</summary>
+    public const int MaxSlowCuts = 2;
+
     private readonly RemoteRegistry _registry;
     private readonly TimeSpan _stallTimeout;
     private readonly RateLimiter? _limiter;
+    private readonly SlowStreamMonitor? _monitor;
 
     public ChunkFetcher(RemoteRegistry registry, TimeSpan stallTimeout, RateLimiter? limiter)
     {
         _registry = registry;
         _stallTimeout = stallTimeout;
         _limiter = limiter;
+
+        // Under --limit-rate the streams share one budget, so their rates say nothing about the network.
+        _monitor = limiter is null ? new SlowStreamMonitor(registry.TimeProvider) : null;
     }
 
     /// <summary>
@@ -124,7 +131,7 @@ internal sealed class ChunkFetcher
                     int filled;
                     try
                     {
-                        filled = await ReadFullAsync(body, buffer[..want], stall, cancellationToken).ConfigureAwait(false);
+                        filled = await ReadFullAsync(body, buffer[..want], stall, null, cancellationToken).ConfigureAwait(false);
                     }
                     catch (PartialReadException e)
                     {
@@ -226,6 +233,7 @@ internal sealed class ChunkFetcher
         Uri uri = cached ?? _registry.GetBlobUri(name, descriptor.Digest);
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stall.CancelAfter(_stallTimeout);
+        using SlowStreamMonitor.Watch? watch = _monitor?.Start(stall, cursor.SlowCuts < MaxSlowCuts);
         try
         {
             using HttpResponseMessage response = await _registry.SendAsync(
@@ -258,7 +266,7 @@ internal sealed class ChunkFetcher
                     int filled;
                     try
                     {
-                        filled = await ReadFullAsync(body, buffer[..want], stall, cancellationToken).ConfigureAwait(false);
+                        filled = await ReadFullAsync(body, buffer[..want], stall, watch, cancellationToken).ConfigureAwait(false);
                     }
                     catch (PartialReadException e)
                     {
@@ -284,6 +292,14 @@ internal sealed class ChunkFetcher
 
             cursor.Stalls = 0;
         }
+        catch (OperationCanceledException) when (watch?.CutReason is { } reason && !cancellationToken.IsCancellationRequested)
+        {
+            cursor.SlowCuts++;
+            cursor.Stalls = 0;
+            throw new StallTimeoutException(
+                $"{descriptor.Digest.Short} bytes {position}-{chunk.End} from {RemoteRegistry.Redact(uri)} came at {reason}; reconnecting",
+                isTransient: true);
+        }
         catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             // Keep what arrived: the retry continues from the last byte written (and the chunk's hash with it).
@@ -301,7 +317,7 @@ internal sealed class ChunkFetcher
     /// re-armed only per <see cref="TrickleFloorBytes"/> received (and after the rate limiter's own waits). A break
     /// after some bytes arrived is thrown as <see cref="PartialReadException"/> so the caller can keep them.
     /// </summary>
-    private async Task<int> ReadFullAsync(Stream body, Memory<byte> buffer, CancellationTokenSource stall, CancellationToken cancellationToken)
+    private async Task<int> ReadFullAsync(Stream body, Memory<byte> buffer, CancellationTokenSource stall, SlowStreamMonitor.Watch? watch, CancellationToken cancellationToken)
     {
         int filled = 0;
         int armedAt = 0;
@@ -325,6 +341,7 @@ internal sealed class ChunkFetcher
             }
 
             filled += read;
+            watch?.Add(read);
             if (_limiter is not null)
             {
                 await _limiter.TakeAsync(read, cancellationToken).ConfigureAwait(false);
@@ -346,6 +363,8 @@ internal sealed class ChunkFetcher
         public long Position { get; set; }
 
         public int Stalls { get; set; }
+
+        public int SlowCuts { get; set; }
     }
 
     private sealed class PartialReadException(int filled, Exception inner) : Exception(inner.Message, inner)

@@ -113,6 +113,28 @@ public sealed class HostileFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Answers a range of the big layer correctly, but at about <paramref name="bytesPerSecond"/>.</summary>
+    public async Task ServeAtAsync(HttpContext context, HostileRequest request, int bytesPerSecond)
+    {
+        (long start, long end) = RangeOf(request, Big);
+        byte[] bytes = Read(Big, start, end);
+        context.Response.StatusCode = 206;
+        context.Response.Headers.ContentRange = $"bytes {start}-{end}/{Big.Size}";
+        context.Response.ContentLength = bytes.Length;
+        const int Piece = 16 << 10;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int sent = 0; sent < bytes.Length; sent += Piece)
+        {
+            await context.Response.Body.WriteAsync(bytes.AsMemory(sent, Math.Min(Piece, bytes.Length - sent)), context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            TimeSpan due = TimeSpan.FromSeconds((double)(sent + Piece) / bytesPerSecond) - clock.Elapsed;
+            if (due > TimeSpan.Zero)
+            {
+                await Task.Delay(due, context.RequestAborted);
+            }
+        }
+    }
+
     /// <summary>Sends the right headers for a blob request (206, Content-Range, length) and then nothing, until the client gives up.</summary>
     public async Task HangAfterHeadersAsync(HttpContext context, HostileRequest request)
     {

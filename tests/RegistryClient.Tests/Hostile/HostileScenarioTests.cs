@@ -351,6 +351,60 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
         }
     }
 
+    /// <summary>
+    /// Issue 4's relative trickle rule: every range comes at 4 MB/s except the first request for the third chunk,
+    /// at 100 KB/s (above the absolute floor of 64 KiB per stall timeout, so only the comparison with the other
+    /// streams catches it, and alone it would take 40 s). The slow transfer is cut and continued from the byte where
+    /// it stopped.
+    /// </summary>
+    [Fact]
+    public async Task SlowStreamAmongFastOnes_IsCutAndContinuedFromWhereItStopped()
+    {
+        fixture.Registry.Reset();
+        long slowStart = 2 * HostileFixture.ChunkSize;
+        var ranges = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        int slowServed = 0;
+        fixture.Registry.Fault = async (c, r) =>
+        {
+            if (!fixture.IsBig(r))
+            {
+                return false;
+            }
+
+            (long start, long end) = HostileFixture.RangeOf(r, fixture.Big);
+            if (start >= slowStart && start < slowStart + HostileFixture.ChunkSize)
+            {
+                ranges.Enqueue(r.Range);
+            }
+
+            bool slow = start == slowStart && Interlocked.Exchange(ref slowServed, 1) == 0;
+            await fixture.ServeAtAsync(c, r, slow ? 100_000 : 4_000_000);
+            return true;
+        };
+        try
+        {
+            var target = new ModelStore(_temp.Combine("store"));
+            string sentinel = StoreAuditor.CreateSentinel(_temp.Path);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            (int exit, string stdout, string stderr, long peakKiB) = await RegcProcess.RunMeasuredAsync(
+                "pull", $"http://{fixture.Registry.HostAndPort}/{HostileFixture.Repository}:latest", "--models", target.Root,
+                "--stall-timeout", "5", "--retries", "4", "--retry-wait", "0.05");
+            clock.Stop();
+
+            AuditAfter("slow-stream", Outcome.Pulled, target, sentinel, exit, stdout, stderr, peakKiB, null);
+            string[] asked = ranges.ToArray();
+            Assert.True(asked.Length >= 2, $"the slow chunk was asked for {asked.Length} time(s): {string.Join(", ", asked)}");
+            Assert.Equal($"bytes={slowStart}-{slowStart + HostileFixture.ChunkSize - 1}", asked[0]);
+            long resumedAt = long.Parse(asked[1]["bytes=".Length..].Split('-')[0], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(resumedAt > slowStart, $"the retry started at {resumedAt}, not past the bytes already received");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the pull took {clock.Elapsed.TotalSeconds:0.0} s: the slow stream was not cut");
+        }
+        finally
+        {
+            fixture.Registry.Fault = null;
+        }
+    }
+
     /// <summary>Raw-socket cases: answers no HTTP server library would send.</summary>
     [Theory]
     [InlineData("not-http", "HELLO THERE\r\n\r\n")]

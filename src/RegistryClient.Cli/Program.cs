@@ -20,6 +20,7 @@ internal static class Program
         PullCommand.Create(),
         ServeCommand.Create(),
         ListCommand.Create(),
+        VerifyCommand.Create(),
         DemoCommand.Create(),
     };
 }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -57,8 +56,7 @@ internal sealed class ChunkSumsIndex
         }
     }
 
-    private string GetSidecarPath(Digest digest) =>
-        Path.Combine(_store.StateDirectory, "chunksums", string.Create(CultureInfo.InvariantCulture, $"{digest.FileName}.{_chunkSize}"));
+    private string GetSidecarPath(Digest digest) => _store.GetChunkSumsPath(digest, _chunkSize);
 
     private static byte[]? TryReadSidecar(string path, Digest digest, long size)
     {

@@ -30,6 +30,7 @@ public sealed class ModelStore
         StateDirectory = Path.Combine(Root, StateFolderName);
         PartialDirectory = Path.Combine(StateDirectory, "partial");
         TempDirectory = Path.Combine(StateDirectory, "tmp");
+        ChunkSumsDirectory = Path.Combine(StateDirectory, "chunksums");
     }
 
     /// <summary>The store's root folder (absolute).</summary>
@@ -49,6 +50,19 @@ public sealed class ModelStore
 
     /// <summary><c>&lt;root&gt;/.regc/tmp</c>: files being written before an atomic rename.</summary>
     public string TempDirectory { get; }
+
+    /// <summary><c>&lt;root&gt;/.regc/chunksums</c>: chunk digest lists of complete blobs (<c>sha256-&lt;hex&gt;.&lt;chunk size&gt;</c>).</summary>
+    public string ChunkSumsDirectory { get; }
+
+    /// <summary>The sidecar path for a blob's chunk digests at one chunk size.</summary>
+    public string GetChunkSumsPath(Digest digest, long chunkSize) =>
+        Path.Combine(ChunkSumsDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{digest.FileName}.{chunkSize}"));
+
+    /// <summary>The chunk digest sidecars kept for a blob (any chunk size).</summary>
+    public IReadOnlyList<string> GetChunkSumsFiles(Digest digest) =>
+        Directory.Exists(ChunkSumsDirectory)
+            ? Directory.GetFiles(ChunkSumsDirectory, digest.FileName + ".*").Order(StringComparer.Ordinal).ToArray()
+            : [];
 
     /// <summary>
     /// The store root to use: <paramref name="explicitRoot"/> when given, else <c>$OLLAMA_MODELS</c>,

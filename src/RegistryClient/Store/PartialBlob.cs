@@ -102,6 +102,34 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
+    /// <summary>
+    /// Moves a damaged blob out of <c>blobs/</c> into this process's partial slot (same volume, a rename), so the
+    /// next fetch of the blob re-hashes its chunks and downloads only those that fail. When a partial of the blob
+    /// exists already, the damaged blob is deleted instead. Either way <c>blobs/</c> no longer holds the bad file.
+    /// </summary>
+    /// <exception cref="StoreException">The blob cannot be moved or deleted.</exception>
+    public static void SetAsideDamaged(ModelStore store, Digest digest)
+    {
+        string blob = store.GetBlobPath(digest);
+        try
+        {
+            store.EnsureDirectory(store.PartialDirectory);
+            bool hasPartial = store.GetPartialFiles(digest).Any(f => f.EndsWith(".partial", StringComparison.Ordinal));
+            if (hasPartial || store.GetBlobSize(digest) is null)
+            {
+                File.Delete(blob);
+                return;
+            }
+
+            string mine = System.IO.Path.Combine(store.PartialDirectory, $"{digest.FileName}.{PartialOwner.Current.Id}.partial");
+            File.Move(blob, mine);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreException($"cannot move the damaged blob {blob} aside: {e.Message}", e);
+        }
+    }
+
     /// <summary>Opens this process's own partial left by an earlier, ended pull; null when it is in use.</summary>
     private static PartialBlob? TryReopen(ModelStore store, Descriptor descriptor, string path)
     {

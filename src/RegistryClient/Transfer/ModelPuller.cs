@@ -101,6 +101,44 @@ public sealed partial class ModelPuller
         return new PullResult(models, toFetch.Length, cached.Count, downloaded, cachedBytes, elapsed) { BytesResumed = reused };
     }
 
+    /// <summary>
+    /// Fetches blobs into the store without touching any manifest (used by <c>verify --repair</c>): each from the
+    /// repository of <c>Source</c>, through the same pool, resume and verification as a pull. A partial left in the
+    /// store for a blob (a damaged blob moved aside) is re-hashed chunk by chunk against the registry's chunk
+    /// digests, so only the chunks that fail are downloaded.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">A registry kept answering with errors.</exception>
+    /// <exception cref="DigestMismatchException">A blob did not match its digest; nothing of it was stored.</exception>
+    /// <exception cref="StoreException">The store is not writable or is full.</exception>
+    public async Task<PullResult> FetchBlobsAsync(IReadOnlyList<(ModelName Source, Descriptor Blob)> blobs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(blobs);
+        long started = _registry.TimeProvider.GetTimestamp();
+        _store.EnsureWritable();
+        var owners = new Dictionary<Digest, ModelName>();
+        var toFetch = new List<Descriptor>();
+        int cached = 0;
+        foreach ((ModelName source, Descriptor blob) in blobs)
+        {
+            if (!owners.TryAdd(blob.Digest, source))
+            {
+                continue;
+            }
+
+            if (_store.GetBlobSize(blob.Digest) == blob.Size)
+            {
+                cached++;
+                continue;
+            }
+
+            toFetch.Add(blob);
+        }
+
+        CheckFreeSpace([.. toFetch]);
+        (long downloaded, long reused) = await TransferAsync([], [.. toFetch], owners, cancellationToken).ConfigureAwait(false);
+        return new PullResult([], toFetch.Count, cached, downloaded, 0, _registry.TimeProvider.GetElapsedTime(started)) { BytesResumed = reused };
+    }
+
     private async Task<PulledModel> ResolveAsync(ModelName name, CancellationToken cancellationToken)
     {
         _options.Status?.Report($"{name}: pulling manifest");
@@ -246,9 +284,10 @@ public sealed partial class ModelPuller
 
             BlobAssembly assembly;
             Digest listDigest;
+            ChunkSums? sums;
             try
             {
-                ChunkSums? sums = descriptor.Size >= _options.ChunkSumsThreshold
+                sums = descriptor.Size >= _options.ChunkSumsThreshold
                     ? await _registry.GetChunkSumsAsync(owner, descriptor, cancellationToken).ConfigureAwait(false)
                     : null;
                 CrashPoints.Hit("after-chunksums");
@@ -283,10 +322,32 @@ public sealed partial class ModelPuller
                 (index, token) => RefetchAsync(assembly, index, token),
                 (index, token) => StreamAsync(assembly, index, token),
                 cancellationToken).ConfigureAwait(false);
+            if (sums is not null)
+            {
+                await KeepChunkSumsAsync(descriptor.Digest, sums).ConfigureAwait(false);
+            }
         }
         finally
         {
             Planned();
+        }
+    }
+
+    /// <summary>
+    /// Keeps a committed blob's chunk digests (proven by the blob's whole digest) as a sidecar, so that verify can
+    /// name damaged chunks and serve can offer them without hashing the blob again. Best effort.
+    /// </summary>
+    private async Task KeepChunkSumsAsync(Digest digest, ChunkSums sums)
+    {
+        try
+        {
+            string sidecar = _store.GetChunkSumsPath(digest, sums.Chunks[0].Range.Length);
+            _store.EnsureDirectory(_store.ChunkSumsDirectory);
+            await _store.WriteAtomicallyAsync(sidecar, System.Text.Encoding.ASCII.GetBytes(ChunkSums.Format(sums.Chunks)), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogSidecarFailed(_logger, digest.Short, e.Message);
         }
     }
 
@@ -444,6 +505,9 @@ public sealed partial class ModelPuller
 
     [LoggerMessage(Level = LogLevel.Information, Message = "resuming {Blob}: {Bytes} bytes kept from an earlier pull")]
     private static partial void LogResuming(ILogger logger, string blob, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "could not keep the chunk digests of {Blob}: {Reason}")]
+    private static partial void LogSidecarFailed(ILogger logger, string blob, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "pull failed: {Reason}")]
     private static partial void LogPullFailed(ILogger logger, string reason);

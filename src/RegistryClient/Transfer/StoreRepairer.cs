@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Logging;
+using RegistryClient.Content;
+using RegistryClient.Names;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+
+namespace RegistryClient.Transfer;
+
+/// <summary>
+/// Mends what <see cref="StoreVerifier"/> found damaged: each corrupt, wrong-sized or missing blob is fetched
+/// again from the registry of a manifest that names it. A corrupt blob of the right size is first moved aside as
+/// a partial download, so where the registry offers chunk digests only the chunks that fail are downloaded;
+/// otherwise the whole blob is. Manifests are never rewritten. Immutable; safe to share.
+/// </summary>
+public sealed class StoreRepairer
+{
+    private readonly ModelStore _store;
+    private readonly ModelPuller _puller;
+
+    /// <summary>Creates a repairer that fetches through <paramref name="registry"/> with <paramref name="options"/>.</summary>
+    public StoreRepairer(RemoteRegistry registry, ModelStore store, PullOptions? options = null, ILogger<ModelPuller>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        _store = store;
+        _puller = new ModelPuller(registry, store, options, logger);
+    }
+
+    /// <summary>
+    /// Repairs the damaged blobs of <paramref name="report"/>; returns what was fetched. Blobs no manifest names,
+    /// and bad manifests, are left for the caller to report.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">A registry kept answering with errors.</exception>
+    /// <exception cref="DigestMismatchException">A blob did not match its digest; nothing of it was stored.</exception>
+    /// <exception cref="StoreException">The store is not writable or is full.</exception>
+    public async Task<PullResult> RepairAsync(VerifyReport report, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var damaged = report.Findings
+            .Where(f => f is { Kind: FindingKind.Corrupt or FindingKind.WrongSize or FindingKind.Missing, Digest: not null })
+            .Select(f => f.Digest!.Value)
+            .ToHashSet();
+        var sources = new List<(ModelName Source, Descriptor Blob)>();
+        var found = new HashSet<Digest>();
+        foreach (StoredManifest stored in _store.ListManifests().OrderBy(m => m.Name.Key, StringComparer.Ordinal))
+        {
+            Manifest manifest;
+            try
+            {
+                manifest = Manifest.Parse(File.ReadAllBytes(stored.Path));
+            }
+            catch (Exception e) when (e is InvalidManifestException or IOException or UnauthorizedAccessException)
+            {
+                continue; // reported by the verifier as a bad manifest
+            }
+
+            foreach (Descriptor blob in manifest.Blobs)
+            {
+                if (damaged.Contains(blob.Digest) && found.Add(blob.Digest))
+                {
+                    sources.Add((stored.Name, blob));
+                }
+            }
+        }
+
+        foreach ((ModelName _, Descriptor blob) in sources)
+        {
+            if (_store.GetBlobSize(blob.Digest) is { } size)
+            {
+                if (size == blob.Size)
+                {
+                    PartialBlob.SetAsideDamaged(_store, blob.Digest); // its good chunks are kept
+                }
+                else
+                {
+                    File.Delete(_store.GetBlobPath(blob.Digest));
+                }
+            }
+        }
+
+        return await _puller.FetchBlobsAsync(sources, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -21,6 +21,7 @@ internal static class Program
         ServeCommand.Create(),
         ListCommand.Create(),
         VerifyCommand.Create(),
+        MirrorCommand.Create(),
         DemoCommand.Create(),
     };
 }

@@ -159,6 +159,90 @@ public sealed partial class RemoteRegistry
     }
 
     /// <summary>
+    /// Lists the tags of <paramref name="repository"/>'s repository (<c>GET /v2/&lt;ns&gt;/&lt;model&gt;/tags/list</c>),
+    /// following <c>Link: &lt;...&gt;; rel="next"</c> pagination on the same host, at most <see cref="MaxTagPages"/> pages of
+    /// at most 1 MiB each. Tags that are not valid tag names are skipped. Sorted, distinct.
+    /// </summary>
+    /// <exception cref="ModelNotFoundException">The repository does not exist.</exception>
+    /// <exception cref="RegistryProtocolException">A page is malformed or the pages do not end.</exception>
+    public async Task<IReadOnlyList<string>> ListTagsAsync(ModelName repository, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        var tags = new SortedSet<string>(StringComparer.Ordinal);
+        Uri? next = new Uri(repository.RegistryUri(Options.Insecure), $"v2/{repository.Repository}/tags/list?n=1000");
+        for (int page = 0; next is not null; page++)
+        {
+            if (page >= MaxTagPages)
+            {
+                throw new RegistryProtocolException($"the tags of {repository.Repository} did not end after {MaxTagPages} pages", isTransient: false);
+            }
+
+            Uri uri = next;
+            (string[] found, next) = await ExecuteWithTimeoutAsync(uri, idle => FetchTagsPageOnceAsync(repository, uri, idle), cancellationToken).ConfigureAwait(false);
+            foreach (string tag in found)
+            {
+                if (ModelName.TryParse($"{repository.Host}/{repository.Repository}:{tag}", out _, out _))
+                {
+                    tags.Add(tag);
+                }
+            }
+        }
+
+        return tags.ToArray();
+    }
+
+    /// <summary>The most pages of tags <see cref="ListTagsAsync"/> follows.</summary>
+    public const int MaxTagPages = 1000;
+
+    private async Task<(string[] Tags, Uri? Next)> FetchTagsPageOnceAsync(ModelName repository, Uri uri, IdleTimeout idle)
+    {
+        CancellationToken cancellationToken = idle.Token;
+        using HttpResponseMessage response = await SendAsync(HttpMethod.Get, uri, null, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await CreateErrorAsync(response, repository, cancellationToken).ConfigureAwait(false);
+        }
+
+        byte[] body = await ReadAtMostAsync(response, 1 << 20, cancellationToken, idle).ConfigureAwait(false);
+        string[] tags;
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(body);
+            tags = document.RootElement.TryGetProperty("tags", out var list) && list.ValueKind == System.Text.Json.JsonValueKind.Array
+                ? list.EnumerateArray().Where(t => t.ValueKind == System.Text.Json.JsonValueKind.String).Select(t => t.GetString()!).ToArray()
+                : document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && document.RootElement.TryGetProperty("tags", out var none) && none.ValueKind == System.Text.Json.JsonValueKind.Null
+                    ? []
+                    : throw new RegistryProtocolException($"the tags of {repository.Repository} are not a JSON object with a tags array", isTransient: false);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new RegistryProtocolException($"the tags of {repository.Repository} are not valid JSON: {e.Message}", isTransient: false);
+        }
+
+        Uri? next = null;
+        if (response.Headers.TryGetValues("Link", out IEnumerable<string>? links))
+        {
+            foreach (string link in links)
+            {
+                int open = link.IndexOf('<', StringComparison.Ordinal);
+                int close = link.IndexOf('>', StringComparison.Ordinal);
+                if (open >= 0 && close > open && link.Contains("rel=\"next\"", StringComparison.Ordinal))
+                {
+                    var candidate = new Uri(uri, link[(open + 1)..close]);
+                    if (candidate.Host != uri.Host || candidate.Port != uri.Port || candidate.Scheme != uri.Scheme)
+                    {
+                        throw new RegistryProtocolException($"the tags of {repository.Repository} continue on another host ({Redact(candidate)}); not followed", isTransient: false);
+                    }
+
+                    next = candidate;
+                }
+            }
+        }
+
+        return (tags, next);
+    }
+
+    /// <summary>
     /// Asks the registry for a blob's chunksums (PROTOCOL §2) and validates the whole list before returning it.
     /// Returns null when the registry has none for the blob (404 or any other non-200 answer): the caller then
     /// falls back to its own ranges.

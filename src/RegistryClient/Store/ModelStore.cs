@@ -19,13 +19,14 @@ public sealed class ModelStore
     /// <summary>The folder under the root that holds this project's private state.</summary>
     public const string StateFolderName = ".regc";
 
-    /// <summary>Opens (without creating) the store at <paramref name="root"/>.</summary>
+    /// <summary>Opens (without creating) the store at <paramref name="root"/>, laid out as <paramref name="layout"/>.</summary>
     /// <exception cref="ArgumentException"><paramref name="root"/> is empty.</exception>
-    public ModelStore(string root)
+    public ModelStore(string root, StoreLayout layout = StoreLayout.Ollama)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
         Root = Path.GetFullPath(root);
-        BlobsDirectory = Path.Combine(Root, "blobs");
+        Layout = layout;
+        BlobsDirectory = layout == StoreLayout.Oci ? Path.Combine(Root, "blobs", "sha256") : Path.Combine(Root, "blobs");
         ManifestsDirectory = Path.Combine(Root, "manifests");
         StateDirectory = Path.Combine(Root, StateFolderName);
         PartialDirectory = Path.Combine(StateDirectory, "partial");
@@ -36,7 +37,10 @@ public sealed class ModelStore
     /// <summary>The store's root folder (absolute).</summary>
     public string Root { get; }
 
-    /// <summary><c>&lt;root&gt;/blobs</c>.</summary>
+    /// <summary>How blobs and manifests are laid out.</summary>
+    public StoreLayout Layout { get; }
+
+    /// <summary><c>&lt;root&gt;/blobs</c> (Ollama) or <c>&lt;root&gt;/blobs/sha256</c> (OCI): the folder of complete blobs.</summary>
     public string BlobsDirectory { get; }
 
     /// <summary><c>&lt;root&gt;/manifests</c>.</summary>
@@ -85,8 +89,20 @@ public sealed class ModelStore
         return Path.Combine(home, ".ollama", "models");
     }
 
-    /// <summary>The path of a complete blob: <c>blobs/sha256-&lt;hex&gt;</c>.</summary>
-    public string GetBlobPath(Digest digest) => Path.Combine(BlobsDirectory, digest.FileName);
+    /// <summary>The path of a complete blob: <c>blobs/sha256-&lt;hex&gt;</c> (Ollama) or <c>blobs/sha256/&lt;hex&gt;</c> (OCI).</summary>
+    public string GetBlobPath(Digest digest) => Path.Combine(BlobsDirectory, Layout == StoreLayout.Oci ? digest.Hex : digest.FileName);
+
+    /// <summary>The digest a file name in <see cref="BlobsDirectory"/> stands for; false for anything else.</summary>
+    public bool TryParseBlobFileName(ReadOnlySpan<char> fileName, out Digest digest)
+    {
+        if (Layout == StoreLayout.Oci)
+        {
+            digest = default;
+            return fileName.Length == 64 && Digest.TryParse("sha256:" + fileName.ToString(), out digest);
+        }
+
+        return Digest.TryParseFileName(fileName, out digest);
+    }
 
     /// <summary>
     /// The files kept for a blob being downloaded: <c>.regc/partial/sha256-&lt;hex&gt;.&lt;owner&gt;.partial</c> and
@@ -103,9 +119,15 @@ public sealed class ModelStore
     }
 
     /// <summary>The path of a model's manifest: <c>manifests/&lt;host&gt;/&lt;ns&gt;/&lt;model&gt;/&lt;tag&gt;</c>, lower-cased.</summary>
+    /// <exception cref="NotSupportedException">The store is an OCI layout (its manifests are blobs named in index.json).</exception>
     public string GetManifestPath(ModelName name)
     {
         ArgumentNullException.ThrowIfNull(name);
+        if (Layout == StoreLayout.Oci)
+        {
+            throw new NotSupportedException($"{Root} is an OCI layout: its manifests are blobs named in index.json");
+        }
+
         IReadOnlyList<string> parts = name.StorePathParts;
         return Path.Combine(ManifestsDirectory, parts[0], parts[1], parts[2], parts[3]);
     }
@@ -130,7 +152,11 @@ public sealed class ModelStore
         {
             Directory.CreateDirectory(Root);
             EnsureDirectory(BlobsDirectory);
-            EnsureDirectory(ManifestsDirectory);
+            if (Layout == StoreLayout.Ollama)
+            {
+                EnsureDirectory(ManifestsDirectory);
+            }
+
             EnsureDirectory(StateDirectory);
             EnsureDirectory(PartialDirectory);
             EnsureDirectory(TempDirectory);
@@ -170,6 +196,30 @@ public sealed class ModelStore
     public async Task WriteManifestAsync(ModelName name, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
+        if (Layout == StoreLayout.Oci)
+        {
+            // The manifest is a blob of the layout; index.json names it, written last.
+            Digest digest = Digest.Compute(bytes.Span);
+            if (GetBlobSize(digest) != bytes.Length)
+            {
+                EnsureDirectory(TempDirectory);
+                string temp = Path.Combine(TempDirectory, $"manifest-{Environment.ProcessId}-{Guid.NewGuid():N}");
+                try
+                {
+                    await WriteAtomicallyAsync(temp, bytes, cancellationToken).ConfigureAwait(false);
+                    CommitVerifiedBlob(temp, digest);
+                }
+                finally
+                {
+                    File.Delete(temp);
+                }
+            }
+
+            string mediaType = Manifest.Parse(bytes.Span).MediaType ?? MediaTypes.OciManifest;
+            await OciIndex.EnsureLayoutFileAsync(this, cancellationToken).ConfigureAwait(false);
+            await OciIndex.SetAsync(this, name, new Descriptor(mediaType, digest, bytes.Length), cancellationToken).ConfigureAwait(false);
+            return;
+        }
         IReadOnlyList<string> parts = name.StorePathParts;
         string directory = EnsureDirectory(ManifestsDirectory, parts[0], parts[1], parts[2]);
         string target = Path.Combine(directory, parts[3]);
@@ -185,7 +235,21 @@ public sealed class ModelStore
     /// Writes content into <c>blobs/</c>, hashing it on the way; returns its digest. Used to build stores
     /// (samples, mirrors of small files); large pulls go through the pull engine instead.
     /// </summary>
-    public async Task<Descriptor> ImportBlobAsync(Stream content, string mediaType, CancellationToken cancellationToken = default)
+    public Task<Descriptor> ImportBlobAsync(Stream content, string mediaType, CancellationToken cancellationToken = default) =>
+        ImportBlobAsync(content, mediaType, null, cancellationToken);
+
+    /// <summary>
+    /// Copies content into <c>blobs/</c> as the blob <paramref name="expected"/>, hashing it on the way; nothing
+    /// is committed unless the content has exactly the expected size and digest.
+    /// </summary>
+    /// <exception cref="DigestMismatchException">The content is not the expected blob.</exception>
+    public Task<Descriptor> ImportBlobAsync(Stream content, Descriptor expected, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        return ImportBlobAsync(content, expected.MediaType, expected, cancellationToken);
+    }
+
+    private async Task<Descriptor> ImportBlobAsync(Stream content, string mediaType, Descriptor? expected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         EnsureDirectory(TempDirectory);
@@ -223,6 +287,11 @@ public sealed class ModelStore
                 digest = Digest.FromHash(result);
             }
 
+            if (expected is not null && (expected.Digest != digest || expected.Size != size))
+            {
+                throw new DigestMismatchException($"the copy of {expected.Digest} has {size} bytes hashing to {digest}, not {expected.Size} bytes; the source is damaged (run regc verify on it)");
+            }
+
             CommitVerifiedBlob(temp, digest);
             return new Descriptor(mediaType, digest, size);
         }
@@ -235,6 +304,17 @@ public sealed class ModelStore
     /// <summary>Lists the manifests in the store whose path spells a valid model name.</summary>
     public IEnumerable<StoredManifest> ListManifests()
     {
+        if (Layout == StoreLayout.Oci)
+        {
+            foreach ((string _, ModelName name, Descriptor manifest) in OciIndex.Read(this))
+            {
+                string path = GetBlobPath(manifest.Digest);
+                yield return new StoredManifest(name, path, File.GetLastWriteTimeUtc(path));
+            }
+
+            yield break;
+        }
+
         if (!Directory.Exists(ManifestsDirectory))
         {
             yield break;

@@ -89,7 +89,7 @@ public sealed class StoreVerifier
                 string name = Path.GetFileName(path);
                 var info = new FileInfo(path);
                 bool regular = info.Exists && info.LinkTarget is null;
-                if (regular && Digest.TryParseFileName(name, out Digest digest))
+                if (regular && _store.TryParseBlobFileName(name, out Digest digest))
                 {
                     blobs.Add((digest, path, info.Length));
                 }

@@ -22,6 +22,9 @@ internal static class Program
         ListCommand.Create(),
         VerifyCommand.Create(),
         MirrorCommand.Create(),
+        ShowCommand.Create(),
+        RmCommand.Create(),
+        PruneCommand.Create(),
         DemoCommand.Create(),
     };
 }

@@ -17,7 +17,7 @@ internal static class ListCommand
         var command = new Command("list", "List the models in the store: name, manifest id, size, modified") { models, verbose };
         CommandRunner.SetAction(command, verbose, (result, _) =>
         {
-            var store = new ModelStore(ModelStore.ResolveRoot(result.GetValue(models)));
+            var store = ModelStore.Open(ModelStore.ResolveRoot(result.GetValue(models)));
             var rows = new List<string[]> { new[] { "NAME", "ID", "SIZE", "MODIFIED" } };
             foreach (StoredManifest entry in store.ListManifests().OrderBy(m => m.Name.Key, StringComparer.Ordinal))
             {

@@ -188,8 +188,7 @@ internal static class MirrorCommand
             throw new DirectoryNotFoundException($"the source store {Path.GetFullPath(root)} does not exist");
         }
 
-        bool oci = File.Exists(Path.Combine(root, "oci-layout"));
-        return new ModelStore(root, oci ? StoreLayout.Oci : StoreLayout.Ollama);
+        return ModelStore.Open(root);
     }
 
     /// <summary>The totals of a mirror run.</summary>

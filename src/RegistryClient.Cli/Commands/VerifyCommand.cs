@@ -35,7 +35,7 @@ internal static class VerifyCommand
 
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
-            var store = new ModelStore(ModelStore.ResolveRoot(result.GetValue(models)));
+            var store = ModelStore.Open(ModelStore.ResolveRoot(result.GetValue(models)));
             bool asJson = result.GetValue(json);
             var verifier = new StoreVerifier(store);
             VerifyReport report = await verifier.VerifyAsync(cancellationToken).ConfigureAwait(false);

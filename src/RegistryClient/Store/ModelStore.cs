@@ -89,6 +89,10 @@ public sealed class ModelStore
         return Path.Combine(home, ".ollama", "models");
     }
 
+    /// <summary>Opens the store at <paramref name="root"/>: an OCI layout when it holds an <c>oci-layout</c> file, else an Ollama store.</summary>
+    public static ModelStore Open(string root) =>
+        new(root, File.Exists(Path.Combine(root, OciIndex.LayoutFileName)) ? StoreLayout.Oci : StoreLayout.Ollama);
+
     /// <summary>The path of a complete blob: <c>blobs/sha256-&lt;hex&gt;</c> (Ollama) or <c>blobs/sha256/&lt;hex&gt;</c> (OCI).</summary>
     public string GetBlobPath(Digest digest) => Path.Combine(BlobsDirectory, Layout == StoreLayout.Oci ? digest.Hex : digest.FileName);
 
@@ -229,6 +233,29 @@ public sealed class ModelStore
         }
 
         await WriteAtomicallyAsync(target, bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes a model's manifest (the file, and folders left empty; in an OCI layout, its index.json entry).</summary>
+    public async Task DeleteManifestAsync(ModelName name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (Layout == StoreLayout.Oci)
+        {
+            await OciIndex.RemoveAsync(this, name, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        string path = GetManifestPath(name);
+        File.Delete(path);
+        for (string? directory = Path.GetDirectoryName(path); directory is not null && directory.Length > ManifestsDirectory.Length; directory = Path.GetDirectoryName(directory))
+        {
+            if (Directory.EnumerateFileSystemEntries(directory).Any())
+            {
+                break;
+            }
+
+            Directory.Delete(directory);
+        }
     }
 
     /// <summary>

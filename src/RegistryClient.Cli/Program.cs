@@ -10,6 +10,14 @@ internal static class Program
     {
         RootCommand root = CreateRootCommand();
         ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // One line, like every other error, and the usage exit code.
+            string command = string.Join(' ', parsed.CommandResult.Command.Name == root.Name ? ["regc"] : ["regc", parsed.CommandResult.Command.Name]);
+            Console.Error.WriteLine($"error: {ErrorReporter.OneLine(parsed.Errors[0].Message)} (see {command} --help)");
+            return Task.FromResult(ErrorReporter.Usage);
+        }
+
         return parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }
 

@@ -37,6 +37,8 @@ internal static class VerifyCommand
         {
             var store = ModelStore.Open(ModelStore.ResolveRoot(result.GetValue(models)));
             bool asJson = result.GetValue(json);
+            (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
+                result, new RegistryOptions { Insecure = result.GetValue(insecure) }, new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
             var verifier = new StoreVerifier(store);
             VerifyReport report = await verifier.VerifyAsync(cancellationToken).ConfigureAwait(false);
             var output = new Dictionary<string, object>();
@@ -47,8 +49,6 @@ internal static class VerifyCommand
 
             if (result.GetValue(repair) && !report.IsHealthy)
             {
-                (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
-                    result, new RegistryOptions { Insecure = result.GetValue(insecure) }, new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
                 OutputMode mode = asJson ? OutputMode.Json : Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
                 using ServiceProvider services = new ServiceCollection().AddRegistryClient(registryOptions).BuildServiceProvider();
                 var view = new ProgressView(asJson ? OutputMode.Plain : mode, asJson ? TextWriter.Null : Console.Out);

@@ -82,9 +82,40 @@ public sealed class CliTests : IAsyncLifetime
         var (exit, stdout, _) = await RegcProcess.RunAsync("--help");
 
         Assert.Equal(0, exit);
-        foreach (string command in new[] { "pull", "serve", "list", "demo" })
+        foreach (string command in new[] { "pull", "serve", "list", "demo", "mirror", "verify", "show", "rm", "prune" })
         {
             Assert.Contains(command, stdout, StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [InlineData("pull")]
+    [InlineData("mirror")]
+    [InlineData("verify")]
+    public async Task TransferCommands_TakeTheStallAndRateOptions(string command)
+    {
+        var (exit, stdout, _) = await RegcProcess.RunAsync(command, "--help");
+
+        Assert.Equal(0, exit);
+        foreach (string option in new[] { "--stall-timeout", "--max-connections", "--limit-rate", "--retries", "--retry-wait" })
+        {
+            Assert.Contains(option, stdout, StringComparison.Ordinal);
+        }
+
+        string[] args = command switch
+        {
+            "pull" => ["pull", "x", "--stall-timeout", "-1"],
+            "mirror" => ["mirror", "x", "--to", "y", "--stall-timeout", "-1"],
+            _ => ["verify", "--models", Path.GetTempPath(), "--stall-timeout", "-1"],
+        };
+        (exit, _, string stderr) = await RegcProcess.RunAsync(args);
+        Assert.Equal(2, exit); // refused as a bad command line, before any work
+        Assert.StartsWith("error: --stall-timeout", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        (exit, _, stderr) = await RegcProcess.RunAsync(command, "--no-such-option");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("error: ", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Verify benchmark: `regc verify` over a store of many blobs beside the references on the same files: sha256sum and
+# openssl dgst one file after another (one core), and openssl dgst on all cores (xargs -P nproc), the all-core
+# SHA-256 rate verify should come near. The files are read from the page cache in every run (warmed first).
+#
+# usage: bench/verify.sh [BLOBS=16] [BLOB_MIB=64] [RUNS=5]        SHA_EXT=off masks SHA-NI (see lib.sh)
+set -euo pipefail
+blobs=${1:-16}
+blob_mib=${2:-64}
+runs=${3:-5}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-verify.XXXXXX)}
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+trap 'rm -rf "$work"' EXIT
+
+echo "building regc (Release)..." >&2
+dotnet publish "$root/src/RegistryClient.Cli" -c Release -o "$work/regc" >/dev/null
+regc="$work/regc/regc"
+
+echo "generating a store of $blobs blobs of $blob_mib MiB..." >&2
+store="$work/store"
+mkdir -p "$store/blobs"
+for i in $(seq "$blobs"); do # distinct pseudo-random bytes, named by their digest (no manifests: all orphans, still hashed)
+  openssl enc -aes-128-ctr -pass "pass:regc-$i" -nosalt -pbkdf2 < /dev/zero 2>/dev/null | head -c $((blob_mib << 20)) > "$work/blob" || true
+  mv "$work/blob" "$store/blobs/sha256-$(sha256sum "$work/blob" | cut -d' ' -f1)"
+done
+total=$(du -cb "$store"/blobs/* | tail -1 | cut -f1)
+cat "$store"/blobs/* > /dev/null
+
+source "$root/bench/lib.sh"
+for run in $(seq "$runs"); do
+  echo "run $run/$runs" >&2
+  measure "sha256sum (one core)" sha256sum "$store"/blobs/*
+  measure "openssl dgst -sha256 (one core)" openssl dgst -sha256 "$store"/blobs/*
+  measure "openssl dgst -sha256, xargs -P $(nproc) (all cores)" bash -c "ls '$store'/blobs/* | xargs -P $(nproc) -n 1 openssl dgst -sha256"
+  measure "regc verify" "$regc" verify --models "$store"
+done
+
+allcore=$(echo "${results[openssl dgst -sha256, xargs -P $(nproc) (all cores)]}" | median 1)
+echo
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $blobs blobs of $blob_mib MiB ($((total >> 20)) MiB) from the page cache, median of $runs runs$(sha_note)"
+echo
+echo "| tool | median s | x all-core openssl | MB/s | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|"
+for n in "sha256sum (one core)" "openssl dgst -sha256 (one core)" "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "regc verify"; do
+  s=$(echo "${results[$n]}" | median 1)
+  rss=$(echo "${results[$n]}" | median 2)
+  awk -v n="$n" -v s="$s" -v f="$allcore" -v b="$total" -v r="$rss" \
+    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, s, s / f, b / s / 1e6, r / 1024 }'
+done

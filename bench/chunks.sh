@@ -61,18 +61,11 @@ for size in ${CHUNK_SIZES:-}; do
 done
 rm -rf "$work/out"
 
-floor=$(echo "${results[openssl dgst -sha256 (floor)]}" | median 1)
 echo
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob from regc serve (16 MiB chunks), median of $runs runs$(sha_note)"
 echo
-echo "| tool | median s | x openssl floor | MB/s | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|"
-for n in "openssl dgst -sha256 (floor)" "regc pull, chunk path" "regc pull --no-chunksums (foundation path)" "curl + sha256sum"; do
-  s=$(echo "${results[$n]}" | median 1)
-  rss=$(echo "${results[$n]}" | median 2)
-  awk -v n="$n" -v s="$s" -v f="$floor" -v b="$blob_size" -v r="$rss" \
-    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, s, s / f, b / s / 1e6, r / 1024 }'
-done
+table "openssl dgst -sha256 (floor)" "$blob_size" "x openssl floor" \
+  "openssl dgst -sha256 (floor)" "regc pull, chunk path" "regc pull --no-chunksums (foundation path)" "curl + sha256sum"
 if [ -n "${CHUNK_SIZES:-}" ]; then
   echo
   echo "| chunk size MiB | chunks | regc median s | x openssl floor (same runs) |"

@@ -18,3 +18,16 @@ check() { # file: fail unless it hashes to the blob digest
 median() { # field number: the median of that field over the ';'-separated results on stdin
   tr ';' '\n' | awk 'NF' | cut -d' ' -f"$1" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
 }
+table() { # reference_name bytes "x <reference> header" name...: the markdown table of medians, ratios to the reference
+  local reference=$1 bytes=$2 header=$3; shift 3
+  local ref; ref=$(echo "${results[$reference]}" | median 1)
+  echo "| tool | median s | $header | MB/s | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|"
+  for n in "$@"; do
+    local s rss
+    s=$(echo "${results[$n]}" | median 1)
+    rss=$(echo "${results[$n]}" | median 2)
+    awk -v n="$n" -v s="$s" -v f="$ref" -v b="$bytes" -v r="$rss" \
+      'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, s, s / f, b / s / 1e6, r / 1024 }'
+  done
+}

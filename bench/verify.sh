@@ -36,15 +36,8 @@ for run in $(seq "$runs"); do
   measure "regc verify" "$regc" verify --models "$store"
 done
 
-allcore=$(echo "${results[openssl dgst -sha256, xargs -P $(nproc) (all cores)]}" | median 1)
 echo
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $blobs blobs of $blob_mib MiB ($((total >> 20)) MiB) from the page cache, median of $runs runs$(sha_note)"
 echo
-echo "| tool | median s | x all-core openssl | MB/s | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|"
-for n in "sha256sum (one core)" "openssl dgst -sha256 (one core)" "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "regc verify"; do
-  s=$(echo "${results[$n]}" | median 1)
-  rss=$(echo "${results[$n]}" | median 2)
-  awk -v n="$n" -v s="$s" -v f="$allcore" -v b="$total" -v r="$rss" \
-    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, s, s / f, b / s / 1e6, r / 1024 }'
-done
+table "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "$total" "x all-core openssl" \
+  "sha256sum (one core)" "openssl dgst -sha256 (one core)" "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "regc verify"

@@ -42,7 +42,7 @@ internal sealed class ChunkSumsIndex
             return stored;
         }
 
-        Lazy<Task<byte[]>> computation = _computing.GetOrAdd(digest, d => new Lazy<Task<byte[]>>(() => Task.Run(() => ComputeAndStoreAsync(d, size, sidecar))));
+        Lazy<Task<byte[]>> computation = _computing.GetOrAdd(digest, d => new Lazy<Task<byte[]>>(() => Task.Run(() => ComputeAndStoreAsync(d, size))));
         try
         {
             return await computation.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -78,20 +78,11 @@ internal sealed class ChunkSumsIndex
         }
     }
 
-    private async Task<byte[]> ComputeAndStoreAsync(Digest digest, long size, string sidecar)
+    private async Task<byte[]> ComputeAndStoreAsync(Digest digest, long size)
     {
         Interlocked.Increment(ref _computed);
         byte[] body = Compute(_store.GetBlobPath(digest), size, _chunkSize);
-        try
-        {
-            _store.EnsureDirectory(Path.GetDirectoryName(sidecar)!);
-            await _store.WriteAtomicallyAsync(sidecar, body, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A read-only store still serves the list; it is computed again after a restart.
-        }
-
+        await _store.TryKeepChunkSumsAsync(digest, _chunkSize, body).ConfigureAwait(false); // else computed again after a restart
         return body;
     }
 

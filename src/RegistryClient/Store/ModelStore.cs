@@ -62,6 +62,24 @@ public sealed class ModelStore
     public string GetChunkSumsPath(Digest digest, long chunkSize) =>
         Path.Combine(ChunkSumsDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{digest.FileName}.{chunkSize}"));
 
+    /// <summary>
+    /// Keeps a chunk digest list (its body as served) of a complete, verified blob at its chunk size. Best effort:
+    /// false when the store cannot be written (a read-only store still works without it).
+    /// </summary>
+    internal async Task<bool> TryKeepChunkSumsAsync(Digest digest, long chunkSize, byte[] body)
+    {
+        try
+        {
+            EnsureDirectory(ChunkSumsDirectory);
+            await WriteAtomicallyAsync(GetChunkSumsPath(digest, chunkSize), body, CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The chunk digest sidecars kept for a blob (any chunk size).</summary>
     public IReadOnlyList<string> GetChunkSumsFiles(Digest digest) =>
         Directory.Exists(ChunkSumsDirectory)
@@ -202,21 +220,12 @@ public sealed class ModelStore
         ArgumentNullException.ThrowIfNull(name);
         if (Layout == StoreLayout.Oci)
         {
-            // The manifest is a blob of the layout; index.json names it, written last.
+            // The manifest is a blob of the layout (named by the hash of these very bytes); index.json names it, last.
             Digest digest = Digest.Compute(bytes.Span);
             if (GetBlobSize(digest) != bytes.Length)
             {
-                EnsureDirectory(TempDirectory);
-                string temp = Path.Combine(TempDirectory, $"manifest-{Environment.ProcessId}-{Guid.NewGuid():N}");
-                try
-                {
-                    await WriteAtomicallyAsync(temp, bytes, cancellationToken).ConfigureAwait(false);
-                    CommitVerifiedBlob(temp, digest);
-                }
-                finally
-                {
-                    File.Delete(temp);
-                }
+                EnsureDirectory(BlobsDirectory);
+                await WriteAtomicallyAsync(GetBlobPath(digest), bytes, cancellationToken).ConfigureAwait(false);
             }
 
             string mediaType = Manifest.Parse(bytes.Span).MediaType ?? MediaTypes.OciManifest;
@@ -358,6 +367,40 @@ public sealed class ModelStore
             }
 
             yield return new StoredManifest(name, file, File.GetLastWriteTimeUtc(file));
+        }
+    }
+
+    /// <summary>The most bytes a stored manifest may have (as for one fetched from a registry).</summary>
+    public const int MaxManifestBytes = 4 << 20;
+
+    /// <summary>
+    /// Reads and parses every manifest of <see cref="ListManifests"/>: the parsed manifest, or null and the reason
+    /// when the file cannot be read, is larger than <see cref="MaxManifestBytes"/> or is not a valid manifest.
+    /// </summary>
+    public IEnumerable<(StoredManifest Stored, Manifest? Manifest, byte[]? Bytes, string? Error)> ReadManifests()
+    {
+        foreach (StoredManifest stored in ListManifests())
+        {
+            yield return ReadManifest(stored);
+        }
+    }
+
+    /// <summary>Reads and parses one stored manifest, as <see cref="ReadManifests"/> does.</summary>
+    internal static (StoredManifest Stored, Manifest? Manifest, byte[]? Bytes, string? Error) ReadManifest(StoredManifest stored)
+    {
+        try
+        {
+            if (new FileInfo(stored.Path).Length > MaxManifestBytes)
+            {
+                throw new InvalidManifestException($"{stored.Path} is larger than {MaxManifestBytes >> 20} MiB");
+            }
+
+            byte[] bytes = File.ReadAllBytes(stored.Path);
+            return (stored, Manifest.Parse(bytes), bytes, null);
+        }
+        catch (Exception e) when (e is InvalidManifestException or IOException or UnauthorizedAccessException)
+        {
+            return (stored, null, null, e.Message);
         }
     }
 

@@ -30,48 +30,43 @@ internal static class OciIndex
 
     /// <summary>The tagged manifests of the layout: ref name, model name, descriptor.</summary>
     /// <exception cref="StoreException">index.json is unreadable or malformed.</exception>
-    public static IEnumerable<(string RefName, ModelName Name, Descriptor Manifest)> Read(ModelStore store)
+    public static List<(string RefName, ModelName Name, Descriptor Manifest)> Read(ModelStore store)
     {
         string path = Path.Combine(store.Root, IndexFileName);
+        List<(string, ModelName, Descriptor)> found = [];
         if (!File.Exists(path))
         {
-            yield break;
+            return found;
         }
 
-        List<(string, ModelName, Descriptor)> found = [];
-        using (JsonDocument document = Open(path))
+        using JsonDocument document = Open(path);
+        foreach (JsonElement entry in Entries(document))
         {
-            foreach (JsonElement entry in Entries(document))
+            if (!TryRefName(entry, out string? refName))
             {
-                if (!TryRefName(entry, out string? refName))
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                Descriptor descriptor;
-                try
-                {
-                    descriptor = Manifest.ParseDescriptor(entry, $"the entry {refName} of {path}");
-                }
-                catch (InvalidManifestException)
-                {
-                    continue;
-                }
+            Descriptor descriptor;
+            try
+            {
+                descriptor = Manifest.ParseDescriptor(entry, $"the entry {refName} of {path}");
+            }
+            catch (InvalidManifestException)
+            {
+                continue;
+            }
 
-                string? full = entry.TryGetProperty("annotations", out JsonElement annotations) && annotations.TryGetProperty(ModelNameAnnotation, out JsonElement model) && model.ValueKind == JsonValueKind.String
-                    ? model.GetString()
-                    : null;
-                if ((full is not null && ModelName.TryParse(full, out ModelName? name, out _)) || ModelName.TryParse(refName, out name, out _))
-                {
-                    found.Add((refName, name, descriptor));
-                }
+            string? full = entry.TryGetProperty("annotations", out JsonElement annotations) && annotations.TryGetProperty(ModelNameAnnotation, out JsonElement model) && model.ValueKind == JsonValueKind.String
+                ? model.GetString()
+                : null;
+            if ((full is not null && ModelName.TryParse(full, out ModelName? name, out _)) || ModelName.TryParse(refName, out name, out _))
+            {
+                found.Add((refName, name, descriptor));
             }
         }
 
-        foreach (var item in found)
-        {
-            yield return item;
-        }
+        return found;
     }
 
     /// <summary>Points <paramref name="name"/>'s ref name at a manifest already in the layout's blobs.</summary>
@@ -98,10 +93,11 @@ internal static class OciIndex
     /// <summary>Removes the entry of <paramref name="name"/>; true when there was one.</summary>
     public static async Task<bool> RemoveAsync(ModelStore store, ModelName name, CancellationToken cancellationToken)
     {
-        bool present = Read(store).Any(e => e.RefName == RefName(name));
+        string refName = RefName(name);
+        bool present = Read(store).Any(e => e.RefName == refName);
         if (present)
         {
-            await UpdateAsync(store, RefName(name), null, cancellationToken).ConfigureAwait(false);
+            await UpdateAsync(store, refName, null, cancellationToken).ConfigureAwait(false);
         }
 
         return present;

@@ -48,16 +48,11 @@ public sealed class StorePruner
         PullRunning = PlanPartials(items, now);
 
         var referenced = new HashSet<Digest>();
-        foreach (StoredManifest stored in _store.ListManifests())
+        foreach ((StoredManifest stored, Manifest? manifest, _, string? error) in _store.ReadManifests())
         {
-            Manifest manifest;
-            try
+            if (manifest is null)
             {
-                manifest = Manifest.Parse(File.ReadAllBytes(stored.Path));
-            }
-            catch (InvalidManifestException e)
-            {
-                throw new InvalidManifestException($"{stored.Path} cannot be parsed ({e.Message}); fix or remove it (regc rm) before pruning, or its blobs would look unused");
+                throw new InvalidManifestException($"{stored.Path} cannot be read ({error}); fix or remove it (regc rm) before pruning, or its blobs would look unused");
             }
 
             referenced.UnionWith(manifest.Blobs.Select(b => b.Digest));
@@ -68,6 +63,7 @@ public sealed class StorePruner
         }
 
         var present = new HashSet<Digest>();
+        var pruned = new HashSet<Digest>();
         if (Directory.Exists(_store.BlobsDirectory))
         {
             foreach (string path in Directory.EnumerateFiles(_store.BlobsDirectory))
@@ -82,6 +78,7 @@ public sealed class StorePruner
                 if (!referenced.Contains(digest) && !PullRunning && now - info.LastWriteTimeUtc > RecentBlobAge)
                 {
                     items.Add(new PruneItem(path, info.Length, "blob no manifest names"));
+                    pruned.Add(digest);
                 }
             }
         }
@@ -89,7 +86,7 @@ public sealed class StorePruner
         foreach (string path in Files(_store.ChunkSumsDirectory, "*"))
         {
             string name = Path.GetFileName(path);
-            if (name.Length < 71 || !Digest.TryParseFileName(name.AsSpan(0, 71), out Digest digest) || !present.Contains(digest) || items.Any(i => i.Path == _store.GetBlobPath(digest)))
+            if (name.Length < 71 || !Digest.TryParseFileName(name.AsSpan(0, 71), out Digest digest) || !present.Contains(digest) || pruned.Contains(digest))
             {
                 items.Add(new PruneItem(path, Size(path), "chunk digests of a blob not in the store"));
             }
@@ -131,16 +128,14 @@ public sealed class StorePruner
         }
 
         var stillUsed = new HashSet<Digest>();
-        foreach (StoredManifest other in _store.ListManifests())
+        foreach ((_, Manifest? other, _, _) in _store.ReadManifests())
         {
-            try
-            {
-                stillUsed.UnionWith(Manifest.Parse(await File.ReadAllBytesAsync(other.Path, cancellationToken).ConfigureAwait(false)).Blobs.Select(b => b.Digest));
-            }
-            catch (InvalidManifestException)
+            if (other is null)
             {
                 return removed; // Unknown what it names: keep every blob.
             }
+
+            stillUsed.UnionWith(other.Blobs.Select(b => b.Digest));
         }
 
         PullRunning = PlanPartials([], DateTime.UtcNow);

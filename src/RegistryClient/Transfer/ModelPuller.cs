@@ -66,39 +66,14 @@ public sealed partial class ModelPuller
         ModelName[] distinct = names.Distinct().ToArray();
         PulledModel[] models = await Task.WhenAll(distinct.Select(name => ResolveAsync(name, cancellationToken))).ConfigureAwait(false);
 
-        var plan = new Dictionary<Digest, Descriptor>();
-        var owners = new Dictionary<Digest, ModelName>();
-        var cached = new HashSet<Digest>();
-        foreach ((ModelName owner, Descriptor blob) in models.SelectMany(m => m.Manifest.Blobs.Select(b => (m.Name, b))))
-        {
-            owners.TryAdd(blob.Digest, owner);
-            if (!plan.TryAdd(blob.Digest, blob))
-            {
-                if (plan[blob.Digest].Size != blob.Size)
-                {
-                    throw new InvalidManifestException($"{blob.Digest} is listed with sizes {plan[blob.Digest].Size} and {blob.Size} by different models");
-                }
+        BlobPlan plan = Plan(models.SelectMany(m => m.Manifest.Blobs.Select(b => (m.Name, b))));
+        LogPullStarting(_logger, distinct.Length, plan.ToFetch.Length, plan.ToFetch.Sum(d => d.Size));
 
-                continue;
-            }
+        (long downloaded, long reused) = await TransferAsync(models, plan.ToFetch, plan.Owners, cancellationToken).ConfigureAwait(false);
 
-            if (_store.GetBlobSize(blob.Digest) == blob.Size)
-            {
-                cached.Add(blob.Digest);
-                _options.Progress?.Report(new TransferProgress(blob.Digest, blob.Size, blob.Size, TransferState.Cached, blob.Size));
-            }
-        }
-
-        Descriptor[] toFetch = plan.Values.Where(d => !cached.Contains(d.Digest)).ToArray();
-        CheckFreeSpace(toFetch);
-        LogPullStarting(_logger, distinct.Length, toFetch.Length, toFetch.Sum(d => d.Size));
-
-        (long downloaded, long reused) = await TransferAsync(models, toFetch, owners, cancellationToken).ConfigureAwait(false);
-
-        long cachedBytes = plan.Values.Where(d => cached.Contains(d.Digest)).Sum(d => d.Size);
         TimeSpan elapsed = _registry.TimeProvider.GetElapsedTime(started);
         LogPullDone(_logger, distinct.Length, downloaded, reused, elapsed.TotalSeconds);
-        return new PullResult(models, toFetch.Length, cached.Count, downloaded, cachedBytes, elapsed) { BytesResumed = reused };
+        return new PullResult(models, plan.ToFetch.Length, plan.Cached, downloaded, plan.CachedBytes, elapsed) { BytesResumed = reused };
     }
 
     /// <summary>
@@ -115,29 +90,53 @@ public sealed partial class ModelPuller
         ArgumentNullException.ThrowIfNull(blobs);
         long started = _registry.TimeProvider.GetTimestamp();
         _store.EnsureWritable();
+        BlobPlan plan = Plan(blobs);
+        (long downloaded, long reused) = await TransferAsync([], plan.ToFetch, plan.Owners, cancellationToken).ConfigureAwait(false);
+        return new PullResult([], plan.ToFetch.Length, plan.Cached, downloaded, plan.CachedBytes, _registry.TimeProvider.GetElapsedTime(started)) { BytesResumed = reused };
+    }
+
+    /// <summary>
+    /// Each distinct blob once, with the first model that names it as its source; blobs already complete in the
+    /// store are reported as cached and left out. Checks that the blobs to fetch fit on the disk.
+    /// </summary>
+    /// <exception cref="InvalidManifestException">One digest is listed with two sizes.</exception>
+    private BlobPlan Plan(IEnumerable<(ModelName Owner, Descriptor Blob)> blobs)
+    {
+        var plan = new Dictionary<Digest, Descriptor>();
         var owners = new Dictionary<Digest, ModelName>();
         var toFetch = new List<Descriptor>();
         int cached = 0;
-        foreach ((ModelName source, Descriptor blob) in blobs)
+        long cachedBytes = 0;
+        foreach ((ModelName owner, Descriptor blob) in blobs)
         {
-            if (!owners.TryAdd(blob.Digest, source))
+            owners.TryAdd(blob.Digest, owner);
+            if (!plan.TryAdd(blob.Digest, blob))
             {
+                if (plan[blob.Digest].Size != blob.Size)
+                {
+                    throw new InvalidManifestException($"{blob.Digest} is listed with sizes {plan[blob.Digest].Size} and {blob.Size} by different models");
+                }
+
                 continue;
             }
 
             if (_store.GetBlobSize(blob.Digest) == blob.Size)
             {
                 cached++;
-                continue;
+                cachedBytes += blob.Size;
+                _options.Progress?.Report(new TransferProgress(blob.Digest, blob.Size, blob.Size, TransferState.Cached, blob.Size));
             }
-
-            toFetch.Add(blob);
+            else
+            {
+                toFetch.Add(blob);
+            }
         }
 
         CheckFreeSpace([.. toFetch]);
-        (long downloaded, long reused) = await TransferAsync([], [.. toFetch], owners, cancellationToken).ConfigureAwait(false);
-        return new PullResult([], toFetch.Count, cached, downloaded, 0, _registry.TimeProvider.GetElapsedTime(started)) { BytesResumed = reused };
+        return new BlobPlan([.. toFetch], owners, cached, cachedBytes);
     }
+
+    private sealed record BlobPlan(Descriptor[] ToFetch, Dictionary<Digest, ModelName> Owners, int Cached, long CachedBytes);
 
     private async Task<PulledModel> ResolveAsync(ModelName name, CancellationToken cancellationToken)
     {
@@ -324,30 +323,13 @@ public sealed partial class ModelPuller
                 cancellationToken).ConfigureAwait(false);
             if (sums is not null)
             {
-                await KeepChunkSumsAsync(descriptor.Digest, sums).ConfigureAwait(false);
+                // Proven by the whole digest now: verify can name damaged chunks, serve can offer the list unhashed.
+                await _store.TryKeepChunkSumsAsync(descriptor.Digest, sums.Chunks[0].Range.Length, System.Text.Encoding.ASCII.GetBytes(ChunkSums.Format(sums.Chunks))).ConfigureAwait(false);
             }
         }
         finally
         {
             Planned();
-        }
-    }
-
-    /// <summary>
-    /// Keeps a committed blob's chunk digests (proven by the blob's whole digest) as a sidecar, so that verify can
-    /// name damaged chunks and serve can offer them without hashing the blob again. Best effort.
-    /// </summary>
-    private async Task KeepChunkSumsAsync(Digest digest, ChunkSums sums)
-    {
-        try
-        {
-            string sidecar = _store.GetChunkSumsPath(digest, sums.Chunks[0].Range.Length);
-            _store.EnsureDirectory(_store.ChunkSumsDirectory);
-            await _store.WriteAtomicallyAsync(sidecar, System.Text.Encoding.ASCII.GetBytes(ChunkSums.Format(sums.Chunks)), CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            LogSidecarFailed(_logger, digest.Short, e.Message);
         }
     }
 
@@ -505,9 +487,6 @@ public sealed partial class ModelPuller
 
     [LoggerMessage(Level = LogLevel.Information, Message = "resuming {Blob}: {Bytes} bytes kept from an earlier pull")]
     private static partial void LogResuming(ILogger logger, string blob, long bytes);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "could not keep the chunk digests of {Blob}: {Reason}")]
-    private static partial void LogSidecarFailed(ILogger logger, string blob, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "pull failed: {Reason}")]
     private static partial void LogPullFailed(ILogger logger, string reason);

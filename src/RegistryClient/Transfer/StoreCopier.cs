@@ -91,8 +91,12 @@ public sealed class StoreCopier
         var blobs = new Dictionary<Digest, Descriptor>();
         foreach (StoredManifest stored in chosen)
         {
-            byte[] bytes = await File.ReadAllBytesAsync(stored.Path, cancellationToken).ConfigureAwait(false);
-            Manifest manifest = Manifest.Parse(bytes);
+            (_, Manifest? manifest, byte[]? bytes, string? error) = ModelStore.ReadManifest(stored);
+            if (manifest is null || bytes is null)
+            {
+                throw new InvalidManifestException($"the manifest of {stored.Name.DisplayName} in {_source.Root} cannot be read: {error}");
+            }
+
             models.Add(new PulledModel(stored.Name, Digest.Compute(bytes), manifest) { Bytes = bytes });
             foreach (Descriptor blob in manifest.Blobs)
             {

@@ -41,19 +41,9 @@ public sealed class StoreRepairer
             .ToHashSet();
         var sources = new List<(ModelName Source, Descriptor Blob)>();
         var found = new HashSet<Digest>();
-        foreach (StoredManifest stored in _store.ListManifests().OrderBy(m => m.Name.Key, StringComparer.Ordinal))
+        foreach ((StoredManifest stored, Manifest? manifest, _, _) in _store.ReadManifests().OrderBy(m => m.Stored.Name.Key, StringComparer.Ordinal))
         {
-            Manifest manifest;
-            try
-            {
-                manifest = Manifest.Parse(File.ReadAllBytes(stored.Path));
-            }
-            catch (Exception e) when (e is InvalidManifestException or IOException or UnauthorizedAccessException)
-            {
-                continue; // reported by the verifier as a bad manifest
-            }
-
-            foreach (Descriptor blob in manifest.Blobs)
+            foreach (Descriptor blob in manifest?.Blobs ?? []) // a bad manifest is the verifier's to report
             {
                 if (damaged.Contains(blob.Digest) && found.Add(blob.Digest))
                 {

@@ -20,7 +20,6 @@ namespace RegistryClient.Transfer;
 public sealed class StoreVerifier
 {
     private const int BufferSize = 1 << 20;
-    private const int MaxManifestBytes = 4 << 20;
 
     private readonly ModelStore _store;
     private readonly int _parallelism;
@@ -36,9 +35,6 @@ public sealed class StoreVerifier
         _parallelism = parallelism == 0 ? Environment.ProcessorCount : parallelism;
     }
 
-    /// <summary>Reports each blob as it is checked: its digest and size (called from worker threads).</summary>
-    public IProgress<(Digest Digest, long Size)>? Progress { get; init; }
-
     /// <summary>Checks the whole store.</summary>
     /// <exception cref="StoreException">The store does not exist.</exception>
     public async Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default)
@@ -52,17 +48,12 @@ public sealed class StoreVerifier
         var findings = new ConcurrentBag<VerifyFinding>();
         var references = new Dictionary<Digest, (long Size, SortedSet<string> Models)>();
         int manifests = 0;
-        foreach (StoredManifest stored in _store.ListManifests())
+        foreach ((StoredManifest stored, Manifest? manifest, _, string? error) in _store.ReadManifests())
         {
             manifests++;
-            Manifest manifest;
-            try
+            if (manifest is null)
             {
-                manifest = Manifest.Parse(await ReadManifestAsync(stored.Path, cancellationToken).ConfigureAwait(false));
-            }
-            catch (Exception e) when (e is InvalidManifestException or IOException or UnauthorizedAccessException)
-            {
-                findings.Add(new VerifyFinding(FindingKind.BadManifest, null, stored.Path, FileSize(stored.Path), [stored.Name.DisplayName], $"cannot read the manifest of {stored.Name.DisplayName}: {e.Message}; pull it again"));
+                findings.Add(new VerifyFinding(FindingKind.BadManifest, null, stored.Path, FileSize(stored.Path), [stored.Name.DisplayName], $"cannot read the manifest of {stored.Name.DisplayName}: {error}; pull it again"));
                 continue;
             }
 
@@ -137,7 +128,6 @@ public sealed class StoreVerifier
             VerifyFinding? finding = await CheckBlobAsync(blob.Digest, blob.Path, blob.Size, models, token).ConfigureAwait(false);
             Interlocked.Add(ref hashed, blob.Size);
             Interlocked.Increment(ref count);
-            Progress?.Report((blob.Digest, blob.Size));
             if (finding is not null)
             {
                 findings.Add(finding);
@@ -242,16 +232,6 @@ public sealed class StoreVerifier
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    private static async Task<byte[]> ReadManifestAsync(string path, CancellationToken cancellationToken)
-    {
-        if (FileSize(path) > MaxManifestBytes)
-        {
-            throw new InvalidManifestException($"{path} is larger than {Units.Bytes(MaxManifestBytes)}");
-        }
-
-        return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
     }
 
     private static long FileSize(string path)

@@ -33,6 +33,8 @@ internal static class Program
         ShowCommand.Create(),
         RmCommand.Create(),
         PruneCommand.Create(),
+        LoginCommand.Create(),
+        LoginCommand.CreateLogout(),
         DemoCommand.Create(),
     };
 }

@@ -9,11 +9,15 @@ using Microsoft.Extensions.Logging;
 
 namespace RegistryClient.Server;
 
-/// <summary>Starts a minimal Kestrel app on one endpoint (port 0 picks a free one) and reports the bound address.</summary>
+/// <summary>Starts a minimal Kestrel app on one endpoint (port 0 picks a free one), over TLS when given a certificate, and reports the bound address.</summary>
 internal static class KestrelHost
 {
     public static async Task<(WebApplication App, Uri BaseAddress)> StartAsync(
-        IPEndPoint endpoint, Action<WebApplication> configure, Action<KestrelServerOptions>? limits = null, CancellationToken cancellationToken = default)
+        IPEndPoint endpoint,
+        Action<WebApplication> configure,
+        Action<KestrelServerOptions>? limits = null,
+        CancellationToken cancellationToken = default,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -21,7 +25,13 @@ internal static class KestrelHost
         {
             kestrel.AddServerHeader = false;
             limits?.Invoke(kestrel);
-            kestrel.Listen(endpoint);
+            kestrel.Listen(endpoint, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
         });
         WebApplication app = builder.Build();
         configure(app);

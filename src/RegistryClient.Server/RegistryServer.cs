@@ -61,7 +61,8 @@ public sealed class RegistryServer : IAsyncDisposable
                 kestrel.Limits.MaxRequestHeadersTotalSize = 32 << 10;
                 kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            options.Certificate).ConfigureAwait(false);
         return new RegistryServer(app, baseAddress, handler);
     }
 

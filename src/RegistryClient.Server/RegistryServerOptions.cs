@@ -9,6 +9,9 @@ public sealed record RegistryServerOptions
     /// <summary><c>HOST:PORT</c> to listen on. Default <c>127.0.0.1:0</c> (loopback, a free port).</summary>
     public string Listen { get; init; } = "127.0.0.1:0";
 
+    /// <summary>The TLS certificate (with its private key) to serve https with; null means plain http. Default null.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
     /// <summary>
     /// When several upstream hosts in the store hold the same namespace/model:tag, the one to serve. Null means
     /// <c>registry.ollama.ai</c> if present, else the first host in ordinal order.

@@ -23,7 +23,21 @@ internal static class CommonOptions
 
     public static Option<bool> Insecure() => new("--insecure")
     {
-        Description = "Use plain http for registries named without a scheme (for local registries only)",
+        Description = "For the registries of the names given only: plain http when the name has no scheme, or, with https://, "
+            + "TLS without certificate checks. Storage hosts and token servers elsewhere are still verified; never a silent fallback",
+    };
+
+    /// <summary>
+    /// The registry options every command starts from: credentials from Docker's config.json ($DOCKER_CONFIG or
+    /// ~/.docker), the Ollama key ~/.ollama/id_ed25519, the CA bundle of $SSL_CERT_FILE, and --insecure for
+    /// <paramref name="insecureHosts"/> only.
+    /// </summary>
+    public static RegistryClient.Remote.RegistryOptions Registry(bool insecure, IEnumerable<string> insecureHosts) => new()
+    {
+        InsecureHosts = insecure ? insecureHosts.ToHashSet(StringComparer.OrdinalIgnoreCase) : new HashSet<string>(),
+        Credentials = RegistryClient.Remote.DockerConfig.Load(),
+        OllamaKeyPath = RegistryClient.Remote.OllamaKey.DefaultPath(),
+        CaBundlePath = Environment.GetEnvironmentVariable("SSL_CERT_FILE") is { Length: > 0 } bundle ? bundle : null,
     };
 
     public static Option<int> Concurrency() => new("--concurrency", "-c")

@@ -80,7 +80,7 @@ internal static class MirrorCommand
             if (remote.Length > 0)
             {
                 (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
-                    result, new RegistryOptions { Insecure = result.GetValue(insecure) }, new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
+                    result, CommonOptions.Registry(result.GetValue(insecure), remote.Select(n => n.Host)), new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
                 using ServiceProvider services = new ServiceCollection().AddRegistryClient(registryOptions).BuildServiceProvider();
                 RemoteRegistry registry = services.GetRequiredService<RemoteRegistry>();
                 if (result.GetValue(allTags))

@@ -50,7 +50,7 @@ internal static class PullCommand
             OutputMode mode = result.GetValue(json) ? OutputMode.Json : Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
             (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
                 result,
-                new RegistryOptions { Insecure = result.GetValue(insecure) },
+                CommonOptions.Registry(result.GetValue(insecure), parsed.Select(n => n.Host)),
                 new PullOptions
                 {
                     Concurrency = result.GetValue(concurrency),

@@ -27,10 +27,16 @@ internal static class ServeCommand
             DefaultValueFactory = _ => (int)(RegistryServerOptions.DefaultChunkSize >> 20),
             HelpName = "MiB",
         };
+        var tlsCert = new Option<string?>("--tls-cert")
+        {
+            Description = "Serve https with this PEM certificate (chain); needs --tls-key. Default: plain http",
+            HelpName = "FILE",
+        };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert", HelpName = "FILE" };
         Option<bool> verbose = CommonOptions.Verbose();
         var command = new Command("serve", "Serve a store over the OCI distribution API (read-only), with Ollama's chunksums endpoint; one access-log line per request on stdout")
         {
-            models, listen, upstream, chunkSize, verbose,
+            models, listen, upstream, chunkSize, tlsCert, tlsKey, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
@@ -46,6 +52,15 @@ internal static class ServeCommand
                 throw new ArgumentException("--chunk-size must be from 1 to 1024 MiB");
             }
 
+            string? certPath = result.GetValue(tlsCert), keyPath = result.GetValue(tlsKey);
+            if ((certPath is null) != (keyPath is null))
+            {
+                throw new ArgumentException("--tls-cert and --tls-key go together");
+            }
+
+            using System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = certPath is null
+                ? null
+                : System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certPath, keyPath);
             RegistryServer server = await RegistryServer.StartAsync(
                 new RegistryServerOptions
                 {
@@ -54,6 +69,7 @@ internal static class ServeCommand
                     Upstream = result.GetValue(upstream),
                     ChunkSize = (long)chunkMebibytes << 20,
                     AccessLog = Console.Out,
+                    Certificate = certificate,
                 },
                 cancellationToken).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))

@@ -38,7 +38,9 @@ internal static class VerifyCommand
             var store = ModelStore.Open(ModelStore.ResolveRoot(result.GetValue(models)));
             bool asJson = result.GetValue(json);
             (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
-                result, new RegistryOptions { Insecure = result.GetValue(insecure) }, new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
+                result,
+                CommonOptions.Registry(result.GetValue(insecure), store.ReadManifests().Select(m => m.Stored.Name.Host).Distinct()), // the registries the store's models name
+                new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
             var verifier = new StoreVerifier(store);
             VerifyReport report = await verifier.VerifyAsync(cancellationToken).ConfigureAwait(false);
             var output = new Dictionary<string, object>();

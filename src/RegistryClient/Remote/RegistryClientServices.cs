@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -23,22 +24,40 @@ public static class RegistryClientServices
             .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();
+        services.AddMemoryCache();
         services.AddSingleton(provider => new RemoteRegistry(
             provider.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
             options,
-            provider.GetService<ILogger<RemoteRegistry>>()));
+            provider.GetService<ILogger<RemoteRegistry>>(),
+            tokenCache: provider.GetRequiredService<IMemoryCache>()));
         return services;
     }
 
     /// <summary>The handler registries are spoken to with.</summary>
-    public static SocketsHttpHandler CreateHandler(RegistryOptions? options = null) => new()
+    /// <remarks>
+    /// Proxies come from the environment (<c>HTTPS_PROXY</c>, <c>HTTP_PROXY</c>, <c>ALL_PROXY</c>, <c>NO_PROXY</c>, upper
+    /// or lower case), as .NET reads them; https goes through a proxy by <c>CONNECT</c>, so the proxy sees no request
+    /// and no credential. TLS trusts <see cref="RegistryOptions.CaBundlePath"/> alone when given, and skips
+    /// verification only for <see cref="RegistryOptions.InsecureHosts"/>.
+    /// </remarks>
+    /// <exception cref="InvalidDataException">The CA bundle holds no PEM certificate.</exception>
+    public static SocketsHttpHandler CreateHandler(RegistryOptions? options = null)
     {
-        MaxConnectionsPerServer = options?.MaxConnectionsPerServer ?? int.MaxValue,
-        AllowAutoRedirect = false,
-        AutomaticDecompression = DecompressionMethods.None,
-        UseCookies = false,
-        ConnectTimeout = TimeSpan.FromSeconds(30),
-        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-        PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-    };
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = options?.MaxConnectionsPerServer ?? int.MaxValue,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
+        };
+        if (options is not null)
+        {
+            TlsTrust.Apply(handler.SslOptions, options);
+        }
+
+        return handler;
+    }
 }

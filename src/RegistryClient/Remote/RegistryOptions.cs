@@ -4,10 +4,55 @@ namespace RegistryClient.Remote;
 public sealed record RegistryOptions
 {
     /// <summary>
-    /// Use plain http for names that do not spell their scheme (<c>http://</c> or <c>https://</c>).
-    /// Default false: https only, never a silent fallback.
+    /// Every host is insecure (see <see cref="InsecureHosts"/>): plain http for names that do not spell their scheme
+    /// (<c>http://</c> or <c>https://</c>), and TLS certificates not verified. For tests and trusted networks only;
+    /// the CLI's <c>--insecure</c> sets <see cref="InsecureHosts"/> instead. Default false.
     /// </summary>
     public bool Insecure { get; init; }
+
+    /// <summary>
+    /// Hosts (<c>host</c> or <c>host:port</c>, as written in model names) that may be spoken to insecurely: plain http
+    /// for names without a scheme, and, over https, a certificate that does not verify. Every other host (a storage
+    /// host a blob is redirected to, a token realm elsewhere) is still verified. Never a silent fallback from https
+    /// to http. Default empty.
+    /// </summary>
+    public IReadOnlySet<string> InsecureHosts { get; init; } = new HashSet<string>();
+
+    /// <summary>Where credentials for registries come from (for example <see cref="DockerConfig"/>); null means anonymous only. Default null.</summary>
+    public ICredentialSource? Credentials { get; init; }
+
+    /// <summary>
+    /// An Ollama client key (OpenSSH Ed25519) used to sign token requests to a realm on the registry's own host when no
+    /// credential is configured for it, as Ollama's client does; null, or a path that does not exist, means none.
+    /// Default null (the CLI passes <c>~/.ollama/id_ed25519</c>).
+    /// </summary>
+    public string? OllamaKeyPath { get; init; }
+
+    /// <summary>
+    /// A PEM bundle of CA certificates that alone are trusted for TLS (as OpenSSL's <c>SSL_CERT_FILE</c>, which the
+    /// CLI passes); null means the system's trust store. Default null.
+    /// </summary>
+    public string? CaBundlePath { get; init; }
+
+    /// <summary>True when <paramref name="authority"/> (host or host:port) may use plain http.</summary>
+    internal bool IsInsecure(string authority) =>
+        Insecure || InsecureHosts.Any(h => string.Equals(h, authority, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>True when TLS certificates of <paramref name="host"/> (no port: certificates name hosts) are not verified.</summary>
+    internal bool SkipsTlsVerification(string? host) => Insecure || (host is not null && InsecureHosts.Any(
+        h => string.Equals(HostPart(h), host, StringComparison.OrdinalIgnoreCase)));
+
+    private static string HostPart(string authority)
+    {
+        if (authority.StartsWith('['))
+        {
+            int close = authority.IndexOf(']', StringComparison.Ordinal);
+            return close > 0 ? authority[1..close] : authority;
+        }
+
+        int colon = authority.LastIndexOf(':');
+        return colon > 0 ? authority[..colon] : authority;
+    }
 
     /// <summary>The largest manifest accepted, in bytes; more is refused after reading at most this plus one. Default 4 MiB.</summary>
     public int MaxManifestBytes { get; init; } = 4 << 20;

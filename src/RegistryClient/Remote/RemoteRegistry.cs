@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
@@ -34,8 +35,10 @@ public sealed partial class RemoteRegistry
     /// <param name="options">Options; null means the defaults of <see cref="RegistryOptions"/>.</param>
     /// <param name="logger">Logger for requests and retries (Debug); null means none.</param>
     /// <param name="timeProvider">Clock for delays and timeouts; null means the system clock.</param>
+    /// <param name="tokenCache">Where Bearer tokens are kept until they expire; null means a cache of this client's own.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the message names it.</exception>
-    public RemoteRegistry(HttpClient httpClient, RegistryOptions? options = null, ILogger<RemoteRegistry>? logger = null, TimeProvider? timeProvider = null)
+    public RemoteRegistry(
+        HttpClient httpClient, RegistryOptions? options = null, ILogger<RemoteRegistry>? logger = null, TimeProvider? timeProvider = null, IMemoryCache? tokenCache = null)
     {
         ArgumentNullException.ThrowIfNull(httpClient);
         Options = options ?? new RegistryOptions();
@@ -44,7 +47,12 @@ public sealed partial class RemoteRegistry
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _timeProvider = timeProvider ?? TimeProvider.System;
         Pipeline = RetryPipeline.Build(Options, _logger, _timeProvider);
+#pragma warning disable CA2000 // Lives as long as this client; MemoryCache holds no unmanaged resource.
+        _auth = new RegistryAuthenticator(_http, Options, tokenCache ?? new MemoryCache(new MemoryCacheOptions()), _logger, _timeProvider);
+#pragma warning restore CA2000
     }
+
+    private readonly RegistryAuthenticator _auth;
 
     /// <summary>The options in force.</summary>
     public RegistryOptions Options { get; }
@@ -54,11 +62,35 @@ public sealed partial class RemoteRegistry
 
     internal TimeProvider TimeProvider => _timeProvider;
 
+    /// <summary>
+    /// Checks that the registry at <paramref name="registry"/> (its base URL) lets this client in: <c>GET /v2/</c>,
+    /// answering its challenge as any request would. For <c>regc login</c>.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">The registry or its token server refused, or answered an error.</exception>
+    public async Task CheckAccessAsync(Uri registry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var uri = new Uri(registry, "/v2/");
+        await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(HttpMethod.Get, uri, null, idle.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw await CreateErrorAsync(response, null, idle.Token).ConfigureAwait(false);
+                }
+
+                return true;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The URL of a blob: <c>/v2/&lt;ns&gt;/&lt;model&gt;/blobs/&lt;digest&gt;</c>.</summary>
     public Uri GetBlobUri(ModelName name, Digest digest)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/blobs/{digest}");
+        return new Uri(name.RegistryUri(Options.IsInsecure(name.Host)), $"v2/{name.Repository}/blobs/{digest}");
     }
 
     /// <summary>
@@ -88,7 +120,7 @@ public sealed partial class RemoteRegistry
     private async Task<FetchedManifest> GetManifestAsync(ModelName name, string reference, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var uri = new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/manifests/{reference}");
+        var uri = new Uri(name.RegistryUri(Options.IsInsecure(name.Host)), $"v2/{name.Repository}/manifests/{reference}");
         Digest? pinned = Digest.TryParse(reference, out Digest parsed) ? parsed : null;
         return await ExecuteWithTimeoutAsync(uri, idle => FetchManifestOnceAsync(name, uri, pinned, idle), cancellationToken).ConfigureAwait(false);
     }
@@ -169,7 +201,7 @@ public sealed partial class RemoteRegistry
     {
         ArgumentNullException.ThrowIfNull(repository);
         var tags = new SortedSet<string>(StringComparer.Ordinal);
-        Uri? next = new Uri(repository.RegistryUri(Options.Insecure), $"v2/{repository.Repository}/tags/list?n=1000");
+        Uri? next = new Uri(repository.RegistryUri(Options.IsInsecure(repository.Host)), $"v2/{repository.Repository}/tags/list?n=1000");
         for (int page = 0; next is not null; page++)
         {
             if (page >= MaxTagPages)
@@ -251,7 +283,7 @@ public sealed partial class RemoteRegistry
     public async Task<ChunkSums?> GetChunkSumsAsync(ModelName name, Descriptor blob, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var uri = new Uri(name.RegistryUri(Options.Insecure), $"v2/{name.Repository}/chunksums/{blob.Digest}");
+        var uri = new Uri(name.RegistryUri(Options.IsInsecure(name.Host)), $"v2/{name.Repository}/chunksums/{blob.Digest}");
         return await ExecuteWithTimeoutAsync(uri, idle => FetchChunkSumsOnceAsync(name, blob, uri, idle), cancellationToken).ConfigureAwait(false);
     }
 
@@ -338,9 +370,17 @@ public sealed partial class RemoteRegistry
     /// Sends a request, following up to <see cref="RegistryOptions.MaxRedirects"/> redirects itself: only to
     /// http(s), never from https to http. Returns the final response, whatever its status; the caller disposes it.
     /// </summary>
+    /// <remarks>
+    /// Authorization goes only to the first URL's origin (scheme, host and port) and only while every hop so far has
+    /// stayed there: once a redirect leaves it, no later hop carries credentials, even one that comes back. A 401 with
+    /// a challenge from that origin is answered once (Basic or a token, see <see cref="RegistryAuthenticator"/>).
+    /// </remarks>
     internal async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, Action<HttpRequestMessage>? configure, CancellationToken cancellationToken)
     {
         Uri current = uri;
+        bool onOrigin = true;
+        bool challenged = false;
+        AuthenticationHeaderValue? authorization = await _auth.GetAuthorizationAsync(uri, cancellationToken).ConfigureAwait(false);
         for (int hop = 0; ; hop++)
         {
             HttpResponseMessage response;
@@ -348,8 +388,22 @@ public sealed partial class RemoteRegistry
             {
                 request.Headers.UserAgent.ParseAdd(Options.UserAgent);
                 configure?.Invoke(request);
+                request.Headers.Authorization = onOrigin ? authorization : null;
                 LogRequest(_logger, method.Method, Redact(current), request.Headers.Range?.ToString());
-                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                response = await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (response.StatusCode == HttpStatusCode.Unauthorized && onOrigin && !challenged)
+            {
+                challenged = true;
+                AuthenticationHeaderValue? answer = await _auth.OnUnauthorizedAsync(current, response, authorization, cancellationToken).ConfigureAwait(false);
+                if (answer is not null)
+                {
+                    response.Dispose();
+                    authorization = answer;
+                    hop--;
+                    continue;
+                }
             }
 
             if (!IsRedirect(response.StatusCode))
@@ -381,7 +435,26 @@ public sealed partial class RemoteRegistry
                 throw new RegistryProtocolException($"{method} {Redact(current)} redirected from https to http ({Redact(next)}); refusing the downgrade", isTransient: false);
             }
 
+            onOrigin = onOrigin && Uri.Compare(next, uri, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
             current = next;
+        }
+    }
+
+    /// <summary>Sends one request; a TLS failure becomes one clear error that is not retried (a certificate does not fix itself).</summary>
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError && e is not RegistryResponseException)
+        {
+            string host = request.RequestUri!.Host;
+            string cause = e.InnerException?.Message ?? e.Message;
+            throw new HttpRequestException(
+                HttpRequestError.SecureConnectionError,
+                $"TLS with {request.RequestUri.Authority} failed: {cause.TrimEnd('.')}; if it uses a private CA, give its certificate with SSL_CERT_FILE=<PEM file>, or pass --insecure to skip verification for {host} only",
+                e);
         }
     }
 
@@ -406,6 +479,16 @@ public sealed partial class RemoteRegistry
             && code is null or "MANIFEST_UNKNOWN" or "NAME_UNKNOWN" && uri.Contains("/manifests/", StringComparison.Ordinal))
         {
             return new ModelNotFoundException(name.DisplayName, code, message, method, uri);
+        }
+
+        if (response.StatusCode == HttpStatusCode.Unauthorized && response.RequestMessage?.RequestUri is { } refused)
+        {
+            string authority = RegistryAuthenticator.Authority(refused);
+            string detail = code is null ? string.Empty : $": {code}" + (string.IsNullOrEmpty(message) ? string.Empty : $" ({message})");
+            string hint = _auth.HasCredential(refused)
+                ? $"the credentials for {authority} were refused; run regc login {authority} again"
+                : $"{authority} needs credentials: run regc login {authority} (or add them to Docker's config.json)";
+            return new RegistryResponseException($"{method} {uri} returned 401 Unauthorized{detail}; {hint}");
         }
 
         return new RegistryResponseException(response.StatusCode, code, message, method, uri, GetRetryAfter(response));

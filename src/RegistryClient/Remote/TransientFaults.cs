@@ -16,6 +16,7 @@ internal static class TransientFaults
         RegistryProtocolException protocol => protocol.IsTransient,
         StallTimeoutException stall => stall.IsTransient,
         HttpIOException => true,
+        HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } => false,
         HttpRequestException { StatusCode: null } => true,
         IOException { InnerException: SocketException } => true,
         SocketException => true,

@@ -11,6 +11,13 @@ public static class RegcProcess
         return await run.WaitAsync();
     }
 
+    /// <summary>Runs regc with extra environment variables and <paramref name="input"/> on its standard input.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunWithAsync(IReadOnlyDictionary<string, string>? environment, string? input, params string[] args)
+    {
+        using RegcRun run = Start(environment, args, wrapper: [], input);
+        return await run.WaitAsync();
+    }
+
     /// <summary>GNU time, which reports a child's peak resident memory; CI installs it.</summary>
     public const string Time = "/usr/bin/time";
 
@@ -35,7 +42,7 @@ public static class RegcProcess
     /// <summary>Starts regc with extra environment variables; the caller waits for it (or kills it).</summary>
     public static RegcRun Start(IReadOnlyDictionary<string, string>? environment, params string[] args) => Start(environment, args, wrapper: []);
 
-    private static RegcRun Start(IReadOnlyDictionary<string, string>? environment, string[] args, string[] wrapper)
+    private static RegcRun Start(IReadOnlyDictionary<string, string>? environment, string[] args, string[] wrapper, string? input = null)
     {
         // Run regc from its own build output, next to its own runtimeconfig and deps files.
         string baseDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
@@ -57,12 +64,20 @@ public static class RegcProcess
             UseShellExecute = false,
         };
         start.Environment.Remove("OLLAMA_MODELS");
+        // Hermetic: no credentials or CA bundle of the machine's user unless a test gives them.
+        start.Environment["DOCKER_CONFIG"] = Path.Combine(Path.GetTempPath(), "regc-tests-no-docker-config");
+        start.Environment.Remove("SSL_CERT_FILE");
         foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
         }
 
         Process process = Process.Start(start)!;
+        if (input is not null)
+        {
+            process.StandardInput.Write(input);
+        }
+
         process.StandardInput.Close();
         return new RegcRun(process, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
     }

@@ -22,7 +22,8 @@ public sealed class OwnRegistry : IAsyncDisposable
 
     public int ChunkSumsComputed => _server.ChunkSumsComputed;
 
-    public static async Task<OwnRegistry> StartAsync(ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize)
+    public static async Task<OwnRegistry> StartAsync(
+        ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var log = new StringBuilder();
         RegistryServer server = await RegistryServer.StartAsync(new RegistryServerOptions
@@ -30,6 +31,7 @@ public sealed class OwnRegistry : IAsyncDisposable
             StoreRoot = store.Root,
             AccessLog = new StringWriter(log),
             ChunkSize = chunkSize,
+            Certificate = certificate,
         });
         return new OwnRegistry(server, log);
     }

@@ -16,8 +16,8 @@ namespace RegistryClient.Remote;
 /// </summary>
 /// <remarks>
 /// Who gets what: a credential configured for a host is sent only to that host (Basic) or to a token realm on that
-/// same host; a realm on another host gets only the credential configured for the realm's own host, else none; an
-/// Ollama signature goes only to a realm on the registry's host (Ollama's rule). A token is sent only to the host it
+/// same host (any port); a realm on another host gets only the credential configured for the realm's own host, else
+/// none; an Ollama signature goes only to a realm on the registry's host and port (Ollama's rule). A token is sent only to the host it
 /// was asked for. A realm over plain http is refused for an https registry. Safe to share between threads.
 /// </remarks>
 #pragma warning disable CA1001 // The semaphore lives as long as its client; it never allocates a wait handle (no AvailableWaitHandle use).
@@ -130,12 +130,17 @@ internal sealed partial class RegistryAuthenticator
         }
     }
 
-    /// <summary>What the token request to <paramref name="realm"/> may carry for a request to <paramref name="uri"/>.</summary>
+    /// <summary>
+    /// What the token request to <paramref name="realm"/> may carry for a request to <paramref name="uri"/>: the
+    /// registry's credential when the realm is on the registry's host (any port: a token service beside the registry),
+    /// else only the credential configured for the realm's own host; an Ollama signature only for a realm on the
+    /// registry's very host and port, as Ollama's client checks.
+    /// </summary>
     private (RegistryCredential? Credential, bool Signed) WhoAsks(Uri uri, Uri realm)
     {
-        bool sameHost = Authority(realm) == Authority(uri);
+        bool sameHost = string.Equals(realm.Host, uri.Host, StringComparison.OrdinalIgnoreCase);
         RegistryCredential? credential = _options.Credentials?.Find(Authority(sameHost ? uri : realm));
-        return (credential, credential is null && sameHost && _ollamaKey.Value is not null);
+        return (credential, credential is null && Authority(realm) == Authority(uri) && _ollamaKey.Value is not null);
     }
 
     private Uri CheckRealm(Uri uri, AuthChallenge challenge)

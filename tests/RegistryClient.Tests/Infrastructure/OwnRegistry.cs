@@ -23,7 +23,7 @@ public sealed class OwnRegistry : IAsyncDisposable
     public int ChunkSumsComputed => _server.ChunkSumsComputed;
 
     public static async Task<OwnRegistry> StartAsync(
-        ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
+        ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, string listen = "127.0.0.1:0")
     {
         var log = new StringBuilder();
         RegistryServer server = await RegistryServer.StartAsync(new RegistryServerOptions
@@ -32,6 +32,7 @@ public sealed class OwnRegistry : IAsyncDisposable
             AccessLog = new StringWriter(log),
             ChunkSize = chunkSize,
             Certificate = certificate,
+            Listen = listen,
         });
         return new OwnRegistry(server, log);
     }

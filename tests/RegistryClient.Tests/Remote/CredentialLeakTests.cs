@@ -60,7 +60,7 @@ public sealed class CredentialLeakTests : IAsyncLifetime
             await ServeManifestOrAsync(context, blob => context.Response.Redirect(new Uri(storage.BaseAddress, "1/" + blob).ToString()));
         });
 
-        ModelStore target = await PullAsync(registry, Credentials((registry.HostAndPort, "alice", "secret")));
+        ModelStore target = await PullAsync(registry, TestCredentials.Write(_temp, (registry.HostAndPort, "alice", "secret")));
 
         AssertPulled(target, registry);
         Assert.Equal(2 * Manifest.Parse(_manifest).Blobs.Count(), storage.Requests.Count); // every blob (config and layers), two hops each
@@ -77,13 +77,13 @@ public sealed class CredentialLeakTests : IAsyncLifetime
         string key = await CreateOllamaKeyAsync();
 
         // Credentials for the registry only, and an Ollama key: the foreign realm sees neither.
-        AssertPulled(await PullAsync(registry, Credentials((registry.HostAndPort, "alice", "secret")), key), registry);
+        AssertPulled(await PullAsync(registry, TestCredentials.Write(_temp, (registry.HostAndPort, "alice", "secret")), key), registry);
         RecordedRequest anonymous = Assert.Single(realm.Requests);
         Assert.Equal(string.Empty, anonymous.Authorization);
 
         // Credentials configured for the realm's host too: it gets those, never the registry's.
         realm.Requests.Clear();
-        AssertPulled(await PullAsync(registry, Credentials((registry.HostAndPort, "alice", "secret"), (realm.HostAndPort, "bob", "realm-pass")), key), registry);
+        AssertPulled(await PullAsync(registry, TestCredentials.Write(_temp, (registry.HostAndPort, "alice", "secret"), (realm.HostAndPort, "bob", "realm-pass")), key), registry);
         RecordedRequest configured = Assert.Single(realm.Requests);
         Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("bob:realm-pass")), configured.Authorization);
 
@@ -176,18 +176,6 @@ public sealed class CredentialLeakTests : IAsyncLifetime
         RemoteRegistry client = Registries.Create(Registries.FastRetries with { Insecure = true, Credentials = credentials, OllamaKeyPath = ollamaKey });
         await new ModelPuller(client, target).PullAsync([ModelName.Parse($"{registry.HostAndPort}/{Repository}")], TestContext.Current.CancellationToken);
         return target;
-    }
-
-    private DockerConfig Credentials(params (string Host, string User, string Password)[] entries)
-    {
-        string path = _temp.Combine($"config-{Guid.NewGuid():N}.json");
-        DockerConfig config = DockerConfig.Load(path);
-        foreach ((string host, string user, string password) in entries)
-        {
-            config.Save(host, new RegistryCredential(user, password));
-        }
-
-        return DockerConfig.Load(path);
     }
 
     private async Task<string> CreateOllamaKeyAsync()

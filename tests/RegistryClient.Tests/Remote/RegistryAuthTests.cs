@@ -38,13 +38,13 @@ public sealed class RegistryAuthTests : IAsyncLifetime
         await using DockerRegistry registry = await StartHtpasswdRegistryAsync();
         ModelName name = ModelName.Parse($"{registry.HostAndPort}/library/three:latest");
 
-        ModelStore target = await PullAsync(name, Config((registry.HostAndPort, User, Password)));
+        ModelStore target = await PullAsync(name, TestCredentials.Write(_temp, (registry.HostAndPort, User, Password)));
         AssertSameModel(target, name);
 
         var anonymous = await Assert.ThrowsAsync<RegistryResponseException>(() => PullAsync(name, null));
         Assert.Contains($"{registry.HostAndPort} needs credentials: run regc login {registry.HostAndPort}", anonymous.Message, StringComparison.Ordinal);
 
-        var refused = await Assert.ThrowsAsync<RegistryResponseException>(() => PullAsync(name, Config((registry.HostAndPort, User, "wrong"))));
+        var refused = await Assert.ThrowsAsync<RegistryResponseException>(() => PullAsync(name, TestCredentials.Write(_temp, (registry.HostAndPort, User, "wrong"))));
         Assert.Contains($"the credentials for {registry.HostAndPort} were refused", refused.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("wrong", refused.Message.Replace("were refused", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
     }
@@ -60,7 +60,7 @@ public sealed class RegistryAuthTests : IAsyncLifetime
         }
 
         ModelName name = ModelName.Parse($"{registry.HostAndPort}/library/three:latest");
-        ModelStore target = await PullAsync(name, Config((registry.HostAndPort, User, Password)));
+        ModelStore target = await PullAsync(name, TestCredentials.Write(_temp, (registry.HostAndPort, User, Password)));
 
         AssertSameModel(target, name);
         RecordedRequest[] asked = [.. tokens.Server.Requests];
@@ -72,7 +72,7 @@ public sealed class RegistryAuthTests : IAsyncLifetime
         var anonymous = await Assert.ThrowsAsync<RegistryResponseException>(() => PullAsync(name, null));
         Assert.Contains($"needs credentials: run regc login {registry.HostAndPort}", anonymous.Message, StringComparison.Ordinal);
 
-        var refused = await Assert.ThrowsAsync<RegistryResponseException>(() => PullAsync(name, Config((registry.HostAndPort, User, "wrong"))));
+        var refused = await Assert.ThrowsAsync<RegistryResponseException>(() => PullAsync(name, TestCredentials.Write(_temp, (registry.HostAndPort, User, "wrong"))));
         Assert.Contains($"refused the credentials of {User} for {registry.HostAndPort}", refused.Message, StringComparison.Ordinal);
         Assert.Contains($"run regc login {registry.HostAndPort} again", refused.Message, StringComparison.Ordinal);
     }
@@ -146,18 +146,6 @@ public sealed class RegistryAuthTests : IAsyncLifetime
         await process.WaitForExitAsync();
         Assert.Equal(0, process.ExitCode);
         return line.Trim() + "\n";
-    }
-
-    private DockerConfig Config(params (string Host, string User, string Password)[] entries)
-    {
-        string path = _temp.Combine($"config-{Guid.NewGuid():N}.json");
-        DockerConfig config = DockerConfig.Load(path);
-        foreach ((string host, string user, string password) in entries)
-        {
-            config.Save(host, new RegistryCredential(user, password));
-        }
-
-        return DockerConfig.Load(path);
     }
 
     private async Task<ModelStore> PullAsync(ModelName name, ICredentialSource? credentials)

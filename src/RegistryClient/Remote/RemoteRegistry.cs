@@ -396,7 +396,17 @@ public sealed partial class RemoteRegistry
             if (response.StatusCode == HttpStatusCode.Unauthorized && onOrigin && !challenged)
             {
                 challenged = true;
-                AuthenticationHeaderValue? answer = await _auth.OnUnauthorizedAsync(current, response, authorization, cancellationToken).ConfigureAwait(false);
+                AuthenticationHeaderValue? answer;
+                try
+                {
+                    answer = await _auth.OnUnauthorizedAsync(current, response, authorization, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    response.Dispose();
+                    throw;
+                }
+
                 if (answer is not null)
                 {
                     response.Dispose();

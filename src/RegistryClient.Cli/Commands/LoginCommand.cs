@@ -71,26 +71,16 @@ internal static class LoginCommand
         return command;
     }
 
-    /// <summary>The registry's base URL and its authority (host or host:port) from what the user typed.</summary>
+    /// <summary>The registry's base URL and its authority (host or host:port), parsed by the rules of a name's host and scheme.</summary>
     private static (Uri Registry, string Authority) ParseHost(string text, bool insecure)
     {
-        string trimmed = text.Trim().TrimEnd('/');
-        bool explicitScheme = trimmed.Contains("://", StringComparison.Ordinal);
-        string authority = DockerConfig.Normalize(trimmed);
-        // The same rules as a name's host part, so nothing odd becomes a URL or a config key.
-        if (authority.Length == 0 || !RegistryClient.Names.ModelName.TryParse($"{authority}/library/x", out RegistryClient.Names.ModelName? name, out _)
-            || !string.Equals(name!.Host, authority, StringComparison.OrdinalIgnoreCase))
+        if (!RegistryClient.Names.ModelName.TryParse(text.Trim().TrimEnd('/') + "/library/x", out RegistryClient.Names.ModelName? name, out _)
+            || name.Namespace != "library" || name.Model != "x")
         {
-            throw new ArgumentException($"\"{text}\" is not a registry host (host or host:port)");
+            throw new ArgumentException($"\"{text}\" is not a registry host ([http(s)://]host[:port])");
         }
 
-        string scheme = explicitScheme ? trimmed[..trimmed.IndexOf("://", StringComparison.Ordinal)].ToLowerInvariant() : insecure ? "http" : "https";
-        if (scheme is not ("http" or "https"))
-        {
-            throw new ArgumentException($"\"{text}\": only http:// and https:// registries exist");
-        }
-
-        return (new Uri($"{scheme}://{authority}/"), authority);
+        return (name.RegistryUri(insecure), DockerConfig.Normalize(name.Host));
     }
 
     private static string? Ask(string prompt, bool secret)

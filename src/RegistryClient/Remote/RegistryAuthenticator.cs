@@ -221,7 +221,7 @@ internal sealed partial class RegistryAuthenticator
             throw new RegistryResponseException(response.StatusCode, null, null, request.Method.Method, RemoteRegistry.Redact(realm), null);
         }
 
-        byte[] body = await ReadAtMostAsync(response, timeout.Token).ConfigureAwait(false);
+        byte[] body = await RemoteRegistry.ReadAtMostAsync(response, MaxTokenResponseBytes, timeout.Token).ConfigureAwait(false);
         return ParseToken(body, realm);
     }
 
@@ -257,27 +257,6 @@ internal sealed partial class RegistryAuthenticator
         catch (JsonException)
         {
             throw new RegistryProtocolException($"the token answer of {RemoteRegistry.Redact(realm)} is not JSON", isTransient: false);
-        }
-    }
-
-    private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            using var buffer = new MemoryStream();
-            byte[] chunk = new byte[16 << 10];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                buffer.Write(chunk, 0, read);
-                if (buffer.Length > MaxTokenResponseBytes)
-                {
-                    break;
-                }
-            }
-
-            return buffer.ToArray();
         }
     }
 

@@ -86,11 +86,14 @@ public sealed partial class RemoteRegistry
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The registry's base URL for <paramref name="name"/>: plain http only where the name says so or its host is insecure.</summary>
+    private Uri BaseUri(ModelName name) => name.RegistryUri(Options.IsInsecure(name.Host));
+
     /// <summary>The URL of a blob: <c>/v2/&lt;ns&gt;/&lt;model&gt;/blobs/&lt;digest&gt;</c>.</summary>
     public Uri GetBlobUri(ModelName name, Digest digest)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return new Uri(name.RegistryUri(Options.IsInsecure(name.Host)), $"v2/{name.Repository}/blobs/{digest}");
+        return new Uri(BaseUri(name), $"v2/{name.Repository}/blobs/{digest}");
     }
 
     /// <summary>
@@ -120,7 +123,7 @@ public sealed partial class RemoteRegistry
     private async Task<FetchedManifest> GetManifestAsync(ModelName name, string reference, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var uri = new Uri(name.RegistryUri(Options.IsInsecure(name.Host)), $"v2/{name.Repository}/manifests/{reference}");
+        var uri = new Uri(BaseUri(name), $"v2/{name.Repository}/manifests/{reference}");
         Digest? pinned = Digest.TryParse(reference, out Digest parsed) ? parsed : null;
         return await ExecuteWithTimeoutAsync(uri, idle => FetchManifestOnceAsync(name, uri, pinned, idle), cancellationToken).ConfigureAwait(false);
     }
@@ -201,7 +204,7 @@ public sealed partial class RemoteRegistry
     {
         ArgumentNullException.ThrowIfNull(repository);
         var tags = new SortedSet<string>(StringComparer.Ordinal);
-        Uri? next = new Uri(repository.RegistryUri(Options.IsInsecure(repository.Host)), $"v2/{repository.Repository}/tags/list?n=1000");
+        Uri? next = new Uri(BaseUri(repository), $"v2/{repository.Repository}/tags/list?n=1000");
         for (int page = 0; next is not null; page++)
         {
             if (page >= MaxTagPages)
@@ -283,7 +286,7 @@ public sealed partial class RemoteRegistry
     public async Task<ChunkSums?> GetChunkSumsAsync(ModelName name, Descriptor blob, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var uri = new Uri(name.RegistryUri(Options.IsInsecure(name.Host)), $"v2/{name.Repository}/chunksums/{blob.Digest}");
+        var uri = new Uri(BaseUri(name), $"v2/{name.Repository}/chunksums/{blob.Digest}");
         return await ExecuteWithTimeoutAsync(uri, idle => FetchChunkSumsOnceAsync(name, blob, uri, idle), cancellationToken).ConfigureAwait(false);
     }
 
@@ -549,7 +552,7 @@ public sealed partial class RemoteRegistry
     /// Reads at most <paramref name="max"/> + 1 bytes of a body, so the caller can tell "over the limit"; each
     /// 64 KiB received gives <paramref name="idle"/> its time again (a long list arriving steadily is not a timeout).
     /// </summary>
-    private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int max, CancellationToken cancellationToken, IdleTimeout? idle = null)
+    internal static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int max, CancellationToken cancellationToken, IdleTimeout? idle = null)
     {
         int armedAt = 0;
         Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -584,7 +587,7 @@ public sealed partial class RemoteRegistry
     }
 
     /// <summary>The time limit of one small request: it runs out unless enough bytes keep arriving.</summary>
-    private sealed class IdleTimeout(CancellationTokenSource source, TimeSpan limit)
+    internal sealed class IdleTimeout(CancellationTokenSource source, TimeSpan limit)
     {
         public CancellationToken Token => source.Token;
 

@@ -35,9 +35,14 @@ internal sealed class ManifestLocator
         return null;
     }
 
-    /// <summary>The manifest file of the repository whose bytes hash to <paramref name="digest"/>, or null.</summary>
+    /// <summary>
+    /// The manifest file of the repository whose bytes hash to <paramref name="digest"/>: a tagged manifest, or
+    /// the blob of a child manifest that one of the repository's indexes names (a mirror keeps those as blobs).
+    /// Null when there is none.
+    /// </summary>
     public string? FindByDigest(ModelName repository, Digest digest)
     {
+        bool named = false;
         foreach (string host in HostsInPreferenceOrder())
         {
             string directory = Path.GetDirectoryName(_store.GetManifestPath(WithHost(repository, host)))!;
@@ -49,14 +54,35 @@ internal sealed class ManifestLocator
             foreach (string file in Directory.EnumerateFiles(directory))
             {
                 var info = new FileInfo(file);
-                if (info.LinkTarget is null && info.Length <= 4 << 20 && Digest.Compute(File.ReadAllBytes(file)) == digest)
+                if (info.LinkTarget is not null || info.Length > ModelStore.MaxManifestBytes)
+                {
+                    continue;
+                }
+
+                byte[] bytes = File.ReadAllBytes(file);
+                if (Digest.Compute(bytes) == digest)
                 {
                     return file;
                 }
+
+                named |= NamesChild(bytes, digest);
             }
         }
 
-        return null;
+        string blob = _store.GetBlobPath(digest);
+        return named && _store.GetBlobSize(digest) is <= ModelStore.MaxManifestBytes && Digest.Compute(File.ReadAllBytes(blob)) == digest ? blob : null;
+    }
+
+    private static bool NamesChild(byte[] bytes, Digest digest)
+    {
+        try
+        {
+            return ManifestIndex.IsIndex(bytes, null) && ManifestIndex.Parse(bytes).Entries.Any(e => e.Descriptor.Digest == digest);
+        }
+        catch (InvalidManifestException)
+        {
+            return false; // Not an index we can read: it names nothing.
+        }
     }
 
     /// <summary>The tags of a repository under the preferred host that has it, sorted.</summary>

@@ -314,7 +314,7 @@ internal sealed class RegistryHandler
             // Served as stored; the default type below.
         }
 
-        return MediaTypes.DockerManifest;
+        return bytes.AsSpan().IndexOf("\"manifests\""u8) >= 0 ? MediaTypes.OciIndex : MediaTypes.DockerManifest;
     }
 
     private static async Task<byte[]?> ReadSmallFileAsync(string path, CancellationToken cancellationToken)

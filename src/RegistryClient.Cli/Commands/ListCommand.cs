@@ -21,18 +21,10 @@ internal static class ListCommand
             var rows = new List<string[]> { new[] { "NAME", "ID", "SIZE", "MODIFIED" } };
             foreach (StoredManifest entry in store.ListManifests().OrderBy(m => m.Name.Key, StringComparer.Ordinal))
             {
-                byte[] bytes = File.ReadAllBytes(entry.Path);
-                string size;
-                try
-                {
-                    size = Units.Bytes(Manifest.Parse(bytes).TotalSize);
-                }
-                catch (InvalidManifestException)
-                {
-                    size = "invalid";
-                }
-
-                rows.Add([ShortName(entry.Name), Digest.Compute(bytes).Short, size, entry.Modified.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)]);
+                (StoredManifest _, Manifest? manifest, byte[]? bytes, string? _) = store.ReadManifest(entry);
+                string id = bytes is null ? "-" : Digest.Compute(bytes).Short;
+                string size = manifest is null ? "invalid" : Units.Bytes(manifest.TotalSize) + (manifest.IsIndex ? $" ({manifest.Children.Count} platforms)" : string.Empty);
+                rows.Add([ShortName(entry.Name), id, size, entry.Modified.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)]);
             }
 
             int[] widths = Enumerable.Range(0, 4).Select(i => rows.Max(r => r[i].Length)).ToArray();

@@ -42,7 +42,7 @@ internal static class MirrorCommand
         var transfer = CommonOptions.TransferOptions.Create();
         var command = new Command(
             "mirror",
-            "Mirror models into a folder: many models share one worker pool and each blob is fetched once; resumable like pull; a summary at the end")
+            "Mirror models into a folder: many models share one worker pool and each blob is fetched once; a multi-platform index is kept whole (every platform's manifest and blobs); resumable like pull; a summary at the end")
         {
             names, to, format, allTags, fromFile, keepGoing, fromStore, insecure, concurrency, verbose,
         };
@@ -80,7 +80,7 @@ internal static class MirrorCommand
             if (remote.Length > 0)
             {
                 (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
-                    result, CommonOptions.Registry(result.GetValue(insecure), remote.Select(n => n.Host)), new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
+                    result, CommonOptions.Registry(result.GetValue(insecure), remote.Select(n => n.Host)), new PullOptions { Concurrency = result.GetValue(concurrency), WholeIndex = true }, transfer);
                 using ServiceProvider services = new ServiceCollection().AddRegistryClient(registryOptions).BuildServiceProvider();
                 RemoteRegistry registry = services.GetRequiredService<RemoteRegistry>();
                 if (result.GetValue(allTags))

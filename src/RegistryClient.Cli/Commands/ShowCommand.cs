@@ -22,14 +22,24 @@ internal static class ShowCommand
             var wanted = ModelName.Parse(result.GetValue(name)!);
             StoredManifest stored = store.ListManifests().FirstOrDefault(m => m.Name.Key == wanted.Key)
                 ?? throw new ModelNotFoundException($"{wanted.DisplayName} is not in {store.Root} (regc list shows what is)");
-            byte[] bytes = await File.ReadAllBytesAsync(stored.Path, cancellationToken).ConfigureAwait(false);
-            Manifest manifest = Manifest.Parse(bytes);
+            (_, Manifest? read, byte[]? bytes, string? error) = store.ReadManifest(stored);
+            if (read is null || bytes is null)
+            {
+                throw new InvalidManifestException($"the manifest of {stored.Name.DisplayName} cannot be read: {error}");
+            }
+
+            Manifest manifest = read;
             Console.Out.WriteLine($"model     {stored.Name.DisplayName}");
             Console.Out.WriteLine($"manifest  {Digest.Compute(bytes)} ({manifest.MediaType ?? "no media type"}, {bytes.Length} B)");
             Console.Out.WriteLine($"size      {Units.Bytes(manifest.TotalSize)} in {manifest.Blobs.Count} blob(s)");
             Console.Out.WriteLine($"modified  {stored.Modified.ToLocalTime():yyyy-MM-dd HH:mm}");
             var rows = new List<string[]> { new[] { "KIND", "MEDIA TYPE", "DIGEST", "SIZE", "PRESENT" } };
-            foreach ((string kind, Descriptor blob) in manifest.Layers.Select(l => ("layer", l)).Prepend(("config", manifest.Config)))
+            IEnumerable<(string Kind, Descriptor Blob)> Parts(Manifest image) =>
+                image.Layers.Select(l => ("layer", l)).Prepend(("config", image.Config));
+            IEnumerable<(string Kind, Descriptor Blob)> all = manifest.IsIndex
+                ? manifest.Children.SelectMany(c => Parts(c.Manifest).Prepend(($"manifest {c.Entry.Platform}", c.Entry.Descriptor)))
+                : Parts(manifest);
+            foreach ((string kind, Descriptor blob) in all)
             {
                 string present = store.GetBlobSize(blob.Digest) == blob.Size ? "yes" : "no";
                 rows.Add([kind, blob.MediaType, blob.Digest.ToString(), Units.Bytes(blob.Size), present]);

@@ -11,26 +11,38 @@ public sealed class Manifest
 {
     private static readonly Digest s_emptyDigest = Digest.Compute([]);
 
-    private Manifest(string? mediaType, Descriptor config, IReadOnlyList<Descriptor> layers, IReadOnlyList<Descriptor> blobs, long totalSize)
+    private Manifest(string? mediaType, Descriptor config, IReadOnlyList<Descriptor> layers, IEnumerable<Descriptor> blobs, IReadOnlyList<(IndexEntry Entry, Manifest Manifest)> children)
     {
         MediaType = mediaType;
         Config = config;
         Layers = layers;
-        Blobs = blobs;
-        TotalSize = totalSize;
+        (Blobs, TotalSize) = Distinct(blobs);
+        Children = children;
     }
 
     /// <summary>The <c>mediaType</c> field, when the document has one.</summary>
     public string? MediaType { get; }
 
-    /// <summary>The config blob.</summary>
+    /// <summary>The config blob (of an index: its first child's).</summary>
     public Descriptor Config { get; }
 
-    /// <summary>The layers, in manifest order.</summary>
+    /// <summary>The layers, in manifest order (of an index: every child's, each digest once).</summary>
     public IReadOnlyList<Descriptor> Layers { get; }
 
-    /// <summary>Every distinct blob the manifest needs (config first, then layers), each digest once.</summary>
+    /// <summary>
+    /// Every distinct blob the manifest needs (config first, then layers), each digest once. Of an index: the
+    /// child manifests first (a store keeps them as blobs), then each child's blobs.
+    /// </summary>
     public IReadOnlyList<Descriptor> Blobs { get; }
+
+    /// <summary>Of an index: its child manifests, each with its platform and parsed; empty for an image manifest.</summary>
+    public IReadOnlyList<(IndexEntry Entry, Manifest Manifest)> Children { get; }
+
+    /// <summary>True when this stands for an index and its children (<see cref="ForIndex"/>).</summary>
+    public bool IsIndex => Children.Count > 0;
+
+    /// <summary>True when <paramref name="digest"/> is one of <see cref="Children"/> (a manifest, not a blob to fetch from /blobs/).</summary>
+    public bool IsChild(Digest digest) => Children.Any(c => c.Entry.Descriptor.Digest == digest);
 
     /// <summary>The sum of the sizes of <see cref="Blobs"/>.</summary>
     public long TotalSize { get; }
@@ -82,10 +94,39 @@ public sealed class Manifest
             layers.Add(ParseDescriptor(layer, $"layer {index++}"));
         }
 
-        var blobs = new List<Descriptor>(count + 1);
+        return new Manifest(mediaType, config, layers, layers.Prepend(config), []);
+    }
+
+    /// <summary>
+    /// One view of an index and its parsed children (a mirror keeps them all): <see cref="Blobs"/> holds every
+    /// child manifest and then every blob of every child, each digest once.
+    /// </summary>
+    /// <exception cref="InvalidManifestException">There are no children, a child is itself an index, or one digest has two sizes.</exception>
+    public static Manifest ForIndex(string? mediaType, IReadOnlyList<(IndexEntry Entry, Manifest Manifest)> children)
+    {
+        ArgumentNullException.ThrowIfNull(children);
+        if (children.Count == 0)
+        {
+            throw new InvalidManifestException("invalid index: it lists no manifests");
+        }
+
+        if (children.FirstOrDefault(c => c.Manifest.IsIndex) is { Entry: not null } nested)
+        {
+            throw new InvalidManifestException($"invalid index: its child {nested.Entry.Descriptor.Digest.Short} is an index itself, which regc does not follow");
+        }
+
+        IEnumerable<Descriptor> blobs = children.Select(c => c.Entry.Descriptor).Concat(children.SelectMany(c => c.Manifest.Blobs));
+        Descriptor[] layers = children.SelectMany(c => c.Manifest.Layers).DistinctBy(l => l.Digest).ToArray();
+        return new Manifest(mediaType, children[0].Manifest.Config, layers, blobs, children);
+    }
+
+    /// <summary>Each digest once, in order, with the sum of their sizes.</summary>
+    private static (IReadOnlyList<Descriptor> Blobs, long Total) Distinct(IEnumerable<Descriptor> descriptors)
+    {
+        var blobs = new List<Descriptor>();
         var seen = new Dictionary<Digest, long>();
         long total = 0;
-        foreach (Descriptor descriptor in layers.Prepend(config))
+        foreach (Descriptor descriptor in descriptors)
         {
             if (seen.TryGetValue(descriptor.Digest, out long size))
             {
@@ -110,7 +151,7 @@ public sealed class Manifest
             }
         }
 
-        return new Manifest(mediaType, config, layers, blobs, total);
+        return (blobs, total);
     }
 
     internal static Descriptor ParseDescriptor(JsonElement element, string what)

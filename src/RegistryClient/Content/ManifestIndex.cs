@@ -6,10 +6,17 @@ namespace RegistryClient.Content;
 /// <summary>An OCI image index or Docker manifest list: child manifests, each for a platform.</summary>
 public sealed class ManifestIndex
 {
-    private ManifestIndex(IReadOnlyList<IndexEntry> entries)
+    /// <summary>The most children an index may list.</summary>
+    public const int MaxEntries = 1000;
+
+    private ManifestIndex(string? mediaType, IReadOnlyList<IndexEntry> entries)
     {
+        MediaType = mediaType;
         Entries = entries;
     }
+
+    /// <summary>The <c>mediaType</c> field, when the document has one.</summary>
+    public string? MediaType { get; }
 
     /// <summary>The child manifests, in document order.</summary>
     public IReadOnlyList<IndexEntry> Entries { get; }
@@ -38,6 +45,11 @@ public sealed class ManifestIndex
             throw new InvalidManifestException("invalid index: it has no manifests array");
         }
 
+        if (manifests.GetArrayLength() > MaxEntries)
+        {
+            throw new InvalidManifestException($"invalid index: {manifests.GetArrayLength()} manifests is more than the {MaxEntries} accepted");
+        }
+
         var entries = new List<IndexEntry>();
         int index = 0;
         foreach (JsonElement element in manifests.EnumerateArray())
@@ -62,7 +74,7 @@ public sealed class ManifestIndex
             throw new InvalidManifestException("invalid index: it lists no manifests");
         }
 
-        return new ManifestIndex(entries);
+        return new ManifestIndex(ManifestJson.OptionalString(document.RootElement, "mediaType", "index"), entries);
     }
 
     /// <summary>

@@ -222,13 +222,10 @@ public sealed class ModelStore
         {
             // The manifest is a blob of the layout (named by the hash of these very bytes); index.json names it, last.
             Digest digest = Digest.Compute(bytes.Span);
-            if (GetBlobSize(digest) != bytes.Length)
-            {
-                EnsureDirectory(BlobsDirectory);
-                await WriteAtomicallyAsync(GetBlobPath(digest), bytes, cancellationToken).ConfigureAwait(false);
-            }
-
-            string mediaType = Manifest.Parse(bytes.Span).MediaType ?? MediaTypes.OciManifest;
+            await WriteSmallBlobAsync(digest, bytes, cancellationToken).ConfigureAwait(false);
+            string mediaType = ManifestIndex.IsIndex(bytes.Span, null)
+                ? ManifestIndex.Parse(bytes.Span).MediaType ?? MediaTypes.OciIndex
+                : Manifest.Parse(bytes.Span).MediaType ?? MediaTypes.OciManifest;
             await OciIndex.EnsureLayoutFileAsync(this, cancellationToken).ConfigureAwait(false);
             await OciIndex.SetAsync(this, name, new Descriptor(mediaType, digest, bytes.Length), cancellationToken).ConfigureAwait(false);
             return;
@@ -242,6 +239,24 @@ public sealed class ModelStore
         }
 
         await WriteAtomicallyAsync(target, bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes a small blob held in memory (a manifest) into <c>blobs/</c> atomically, unless it is there already.
+    /// </summary>
+    /// <exception cref="DigestMismatchException">The bytes do not hash to <paramref name="digest"/>; nothing is written.</exception>
+    internal async Task WriteSmallBlobAsync(Digest digest, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        if (Digest.Compute(bytes.Span) != digest)
+        {
+            throw new DigestMismatchException($"refusing to store {bytes.Length} bytes as {digest}: they hash to {Digest.Compute(bytes.Span)}");
+        }
+
+        if (GetBlobSize(digest) != bytes.Length)
+        {
+            EnsureDirectory(BlobsDirectory);
+            await WriteAtomicallyAsync(GetBlobPath(digest), bytes, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Removes a model's manifest (the file, and folders left empty; in an OCI layout, its index.json entry).</summary>
@@ -386,23 +401,69 @@ public sealed class ModelStore
     }
 
     /// <summary>Reads and parses one stored manifest, as <see cref="ReadManifests"/> does.</summary>
-    internal static (StoredManifest Stored, Manifest? Manifest, byte[]? Bytes, string? Error) ReadManifest(StoredManifest stored)
+    public (StoredManifest Stored, Manifest? Manifest, byte[]? Bytes, string? Error) ReadManifest(StoredManifest stored)
     {
+        ArgumentNullException.ThrowIfNull(stored);
         try
         {
-            if (new FileInfo(stored.Path).Length > MaxManifestBytes)
-            {
-                throw new InvalidManifestException($"{stored.Path} is larger than {MaxManifestBytes >> 20} MiB");
-            }
-
-            byte[] bytes = File.ReadAllBytes(stored.Path);
-            return (stored, Manifest.Parse(bytes), bytes, null);
+            byte[] bytes = ReadSmallFile(stored.Path);
+            return (stored, ParseManifest(bytes), bytes, null);
         }
         catch (Exception e) when (e is InvalidManifestException or IOException or UnauthorizedAccessException)
         {
             return (stored, null, null, e.Message);
         }
     }
+
+    /// <summary>
+    /// Parses manifest bytes kept in this store: an image manifest, or an index (kept whole by a mirror) whose
+    /// child manifests are blobs here, each read and checked against its digest.
+    /// </summary>
+    /// <exception cref="InvalidManifestException">The bytes, or a child manifest, are invalid, missing or damaged.</exception>
+    public Manifest ParseManifest(ReadOnlySpan<byte> bytes)
+    {
+        if (!ManifestIndex.IsIndex(bytes, null))
+        {
+            return Manifest.Parse(bytes);
+        }
+
+        ManifestIndex index = ManifestIndex.Parse(bytes);
+        var children = new List<(IndexEntry, Manifest)>();
+        foreach (IndexEntry entry in index.Entries.DistinctBy(e => e.Descriptor.Digest))
+        {
+            Descriptor child = entry.Descriptor;
+            string what = $"the {entry.Platform} manifest {child.Digest.Short} of the index";
+            if (GetBlobSize(child.Digest) != child.Size)
+            {
+                throw new InvalidManifestException($"{what} is not in {BlobsDirectory} with {child.Size} bytes; mirror the model again");
+            }
+
+            byte[] childBytes;
+            try
+            {
+                childBytes = ReadSmallFile(GetBlobPath(child.Digest));
+            }
+            catch (IOException e)
+            {
+                throw new InvalidManifestException($"{what} cannot be read: {e.Message}", e);
+            }
+
+            if (Digest.Compute(childBytes) != child.Digest)
+            {
+                throw new InvalidManifestException($"{what} is damaged (it does not hash to its name); mirror the model again");
+            }
+
+            children.Add((entry, Manifest.Parse(childBytes)));
+        }
+
+        return Manifest.ForIndex(index.MediaType, children);
+    }
+
+    /// <summary>Reads a manifest-sized file: at most <see cref="MaxManifestBytes"/>.</summary>
+    private static byte[] ReadSmallFile(string path) =>
+        new FileInfo(path).Length > MaxManifestBytes
+            ? throw new InvalidManifestException($"{path} is larger than {MaxManifestBytes >> 20} MiB")
+            : File.ReadAllBytes(path);
 
     /// <summary>Writes a file under the root atomically: temporary file in <c>.regc/tmp</c>, flush, rename.</summary>
     internal async Task WriteAtomicallyAsync(string target, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)

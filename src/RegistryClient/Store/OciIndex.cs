@@ -78,8 +78,15 @@ internal static class OciIndex
             writer.WriteStartObject();
 
             // containers/image (skopeo) looks only at OCI media types in a layout's index; a Docker schema 2
-            // manifest has the same structure, so its entry is typed as an OCI manifest (its bytes stay as served).
-            writer.WriteString("mediaType", manifest.MediaType == MediaTypes.DockerManifest ? MediaTypes.OciManifest : manifest.MediaType);
+            // manifest (or manifest list) has the same structure as an OCI manifest (or index), so its entry is typed
+            // as the OCI one (its bytes stay as served).
+            string mediaType = manifest.MediaType switch
+            {
+                MediaTypes.DockerManifest => MediaTypes.OciManifest,
+                MediaTypes.DockerManifestList => MediaTypes.OciIndex,
+                var other => other,
+            };
+            writer.WriteString("mediaType", mediaType);
             writer.WriteString("digest", manifest.Digest.ToString());
             writer.WriteNumber("size", manifest.Size);
             writer.WriteStartObject("annotations");

@@ -113,16 +113,11 @@ public sealed class StorePruner
         ArgumentNullException.ThrowIfNull(name);
         StoredManifest stored = _store.ListManifests().FirstOrDefault(m => m.Name.Key == name.Key)
             ?? throw new Remote.ModelNotFoundException($"{name.DisplayName} is not in {_store.Root} (regc list shows what is)");
-        byte[] bytes = await File.ReadAllBytesAsync(stored.Path, cancellationToken).ConfigureAwait(false);
-        var removed = new List<PruneItem> { new(stored.Path, bytes.Length, "manifest") };
+        // Read before the manifest goes: an index's children are read through it.
+        (_, Manifest? manifest, byte[]? bytes, _) = _store.ReadManifest(stored);
+        var removed = new List<PruneItem> { new(stored.Path, bytes?.Length ?? Size(stored.Path), "manifest") };
         await _store.DeleteManifestAsync(stored.Name, cancellationToken).ConfigureAwait(false);
-
-        Manifest manifest;
-        try
-        {
-            manifest = Manifest.Parse(bytes);
-        }
-        catch (InvalidManifestException)
+        if (manifest is null || bytes is null)
         {
             return removed; // A broken manifest names no blobs we can trust; prune finds its orphans later.
         }

@@ -66,7 +66,7 @@ public sealed partial class ModelPuller
         ModelName[] distinct = names.Distinct().ToArray();
         PulledModel[] models = await Task.WhenAll(distinct.Select(name => ResolveAsync(name, cancellationToken))).ConfigureAwait(false);
 
-        BlobPlan plan = Plan(models.SelectMany(m => m.Manifest.Blobs.Select(b => (m.Name, b))));
+        BlobPlan plan = Plan(models.SelectMany(m => BlobsToFetch(m).Select(b => (m.Name, b))));
         LogPullStarting(_logger, distinct.Length, plan.ToFetch.Length, plan.ToFetch.Sum(d => d.Size));
 
         (long downloaded, long reused) = await TransferAsync(models, plan.ToFetch, plan.Owners, cancellationToken).ConfigureAwait(false);
@@ -142,13 +142,35 @@ public sealed partial class ModelPuller
     {
         _options.Status?.Report($"{name}: pulling manifest");
         FetchedManifest fetched = await _registry.GetManifestAsync(name, cancellationToken).ConfigureAwait(false);
-        if (ManifestIndex.IsIndex(fetched.Bytes.Span, fetched.MediaType))
+        if (!ManifestIndex.IsIndex(fetched.Bytes.Span, fetched.MediaType))
         {
-            IndexEntry entry = ManifestIndex.Parse(fetched.Bytes.Span).Select(_options.Platform);
-            fetched = await _registry.GetManifestAsync(name, entry.Descriptor.Digest, cancellationToken).ConfigureAwait(false);
+            return new PulledModel(name, fetched.Digest, Manifest.Parse(fetched.Bytes.Span)) { Bytes = fetched.Bytes };
         }
 
-        return new PulledModel(name, fetched.Digest, Manifest.Parse(fetched.Bytes.Span)) { Bytes = fetched.Bytes };
+        ManifestIndex index = ManifestIndex.Parse(fetched.Bytes.Span);
+        if (!_options.WholeIndex)
+        {
+            FetchedManifest chosen = await FetchChildAsync(name, index.Select(_options.Platform), cancellationToken).ConfigureAwait(false);
+            return new PulledModel(name, chosen.Digest, Manifest.Parse(chosen.Bytes.Span)) { Bytes = chosen.Bytes };
+        }
+
+        IndexEntry[] entries = index.Entries.DistinctBy(e => e.Descriptor.Digest).ToArray();
+        FetchedManifest[] children = await Task.WhenAll(entries.Select(e => FetchChildAsync(name, e, cancellationToken))).ConfigureAwait(false);
+        Manifest whole = Manifest.ForIndex(index.MediaType, entries.Zip(children, (e, c) => (e, Manifest.Parse(c.Bytes.Span))).ToArray());
+        return new PulledModel(name, fetched.Digest, whole)
+        {
+            Bytes = fetched.Bytes,
+            ChildBytes = children.ToDictionary(c => c.Digest, c => c.Bytes),
+        };
+    }
+
+    /// <summary>A child manifest of an index, by digest (checked by the registry client) and by the size the index gives.</summary>
+    private async Task<FetchedManifest> FetchChildAsync(ModelName name, IndexEntry entry, CancellationToken cancellationToken)
+    {
+        FetchedManifest child = await _registry.GetManifestAsync(name, entry.Descriptor.Digest, cancellationToken).ConfigureAwait(false);
+        return child.Bytes.Length == entry.Descriptor.Size
+            ? child
+            : throw new InvalidManifestException($"the {entry.Platform} manifest {entry.Descriptor.Digest.Short} of {name} has {child.Bytes.Length} bytes; its index says {entry.Descriptor.Size}");
     }
 
     private void CheckFreeSpace(Descriptor[] blobs)
@@ -437,14 +459,24 @@ public sealed partial class ModelPuller
             }
         });
 
+    /// <summary>The blobs of a model that come from the registry's blob endpoint (not the child manifests of an index, fetched already).</summary>
+    private static IEnumerable<Descriptor> BlobsToFetch(PulledModel model) =>
+        model.Manifest.Blobs.Where(b => !model.ChildBytes.ContainsKey(b.Digest));
+
     private async Task WriteManifestWhenCompleteAsync(PulledModel model, Dictionary<Digest, Task> blobs, CancellationToken cancellationToken)
     {
-        foreach (Descriptor blob in model.Manifest.Blobs)
+        foreach (Descriptor blob in BlobsToFetch(model))
         {
             if (blobs.TryGetValue(blob.Digest, out Task? done))
             {
                 await done.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
+        }
+
+        // The child manifests of an index are blobs of the store too (they hash to their names: checked when fetched).
+        foreach ((Digest digest, ReadOnlyMemory<byte> bytes) in model.ChildBytes)
+        {
+            await _store.WriteSmallBlobAsync(digest, bytes, cancellationToken).ConfigureAwait(false);
         }
 
         // Every blob is in place (committed now, or complete before); check, then write the manifest last.

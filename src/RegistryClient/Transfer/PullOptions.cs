@@ -37,6 +37,12 @@ public sealed record PullOptions
     /// <summary>Index platform to pull (<c>os/arch[/variant]</c>); null means this machine's, or an index's only entry.</summary>
     public string? Platform { get; init; }
 
+    /// <summary>
+    /// When a name resolves to an index (multi-platform), keep the index at the tag and every child manifest and
+    /// blob (<c>regc mirror</c>), instead of picking one platform. Default false.
+    /// </summary>
+    public bool WholeIndex { get; init; }
+
     /// <summary>Receives progress per blob from worker threads; must be cheap and must not block. Null means none.</summary>
     public IProgress<TransferProgress>? Progress { get; init; }
 

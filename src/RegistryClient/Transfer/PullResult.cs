@@ -25,4 +25,7 @@ public sealed record PulledModel(ModelName Name, Digest ManifestDigest, Manifest
 {
     /// <summary>The manifest bytes exactly as served (what the store keeps).</summary>
     public ReadOnlyMemory<byte> Bytes { get; init; }
+
+    /// <summary>Of an index kept whole: each child manifest's bytes as served, by digest (stored as blobs).</summary>
+    public IReadOnlyDictionary<Digest, ReadOnlyMemory<byte>> ChildBytes { get; init; } = new Dictionary<Digest, ReadOnlyMemory<byte>>();
 }

@@ -91,7 +91,7 @@ public sealed class StoreCopier
         var blobs = new Dictionary<Digest, Descriptor>();
         foreach (StoredManifest stored in chosen)
         {
-            (_, Manifest? manifest, byte[]? bytes, string? error) = ModelStore.ReadManifest(stored);
+            (_, Manifest? manifest, byte[]? bytes, string? error) = _source.ReadManifest(stored);
             if (manifest is null || bytes is null)
             {
                 throw new InvalidManifestException($"the manifest of {stored.Name.DisplayName} in {_source.Root} cannot be read: {error}");

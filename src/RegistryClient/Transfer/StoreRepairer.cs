@@ -43,9 +43,10 @@ public sealed class StoreRepairer
         var found = new HashSet<Digest>();
         foreach ((StoredManifest stored, Manifest? manifest, _, _) in _store.ReadManifests().OrderBy(m => m.Stored.Name.Key, StringComparer.Ordinal))
         {
-            foreach (Descriptor blob in manifest?.Blobs ?? []) // a bad manifest is the verifier's to report
+            // A bad manifest is the verifier's to report; an index's child manifests were checked by reading it.
+            foreach (Descriptor blob in manifest?.Blobs ?? [])
             {
-                if (damaged.Contains(blob.Digest) && found.Add(blob.Digest))
+                if (damaged.Contains(blob.Digest) && !manifest!.IsChild(blob.Digest) && found.Add(blob.Digest))
                 {
                     sources.Add((stored.Name, blob));
                 }

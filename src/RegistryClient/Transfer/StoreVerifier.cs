@@ -57,7 +57,11 @@ public sealed class StoreVerifier
                 continue;
             }
 
-            foreach (Descriptor blob in manifest.Blobs)
+            // In an OCI layout the manifest itself is a blob too.
+            IEnumerable<Descriptor> named = _store.Layout == StoreLayout.Oci && _store.TryParseBlobFileName(Path.GetFileName(stored.Path), out Digest self)
+                ? manifest.Blobs.Prepend(new Descriptor(manifest.MediaType ?? string.Empty, self, FileSize(stored.Path)))
+                : manifest.Blobs;
+            foreach (Descriptor blob in named)
             {
                 if (!references.TryGetValue(blob.Digest, out var entry))
                 {

@@ -103,4 +103,41 @@ public sealed class ManifestTests
         ManifestIndex single = ManifestIndex.Parse(Encoding.UTF8.GetBytes($"{{\"manifests\":[{arm}]}}"));
         Assert.Equal('b', single.Select(null).Descriptor.Digest.Hex[0]);
     }
+
+    [Fact]
+    public void ForIndex_ChildrenFirst_ThenEachBlobOnce_AndSizesMustAgree()
+    {
+        static string Image(char config, char layer, long layerSize) =>
+            $"{{\"schemaVersion\":2,\"config\":{{\"mediaType\":\"c\",\"digest\":\"sha256:{new string(config, 64)}\",\"size\":7}},"
+            + $"\"layers\":[{{\"mediaType\":\"l\",\"digest\":\"sha256:{new string(layer, 64)}\",\"size\":{layerSize}}}]}}";
+        static IndexEntry Entry(char digest, string architecture) =>
+            new(new Descriptor(MediaTypes.OciManifest, Digest.Parse("sha256:" + new string(digest, 64)), 100), "linux", architecture, null);
+
+        Manifest amd = Manifest.Parse(Encoding.UTF8.GetBytes(Image('c', 'a', 1000)));
+        Manifest arm = Manifest.Parse(Encoding.UTF8.GetBytes(Image('c', 'b', 2000)));
+        Manifest whole = Manifest.ForIndex(MediaTypes.OciIndex, [(Entry('1', "amd64"), amd), (Entry('2', "arm64"), arm)]);
+
+        Assert.True(whole.IsIndex);
+        Assert.Equal(['1', '2', 'c', 'a', 'b'], whole.Blobs.Select(b => b.Digest.Hex[0]));
+        Assert.Equal(100 + 100 + 7 + 1000 + 2000, whole.TotalSize);
+        Assert.True(whole.IsChild(Entry('2', "arm64").Descriptor.Digest));
+        Assert.False(whole.IsChild(amd.Config.Digest));
+        Assert.False(amd.IsIndex);
+
+        // The same layer with two sizes in two children is refused, as within one manifest.
+        Manifest conflicting = Manifest.Parse(Encoding.UTF8.GetBytes(Image('c', 'a', 999)));
+        var error = Assert.Throws<InvalidManifestException>(() => Manifest.ForIndex(null, [(Entry('1', "amd64"), amd), (Entry('2', "arm64"), conflicting)]));
+        Assert.Contains("listed with sizes 1000 and 999", error.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidManifestException>(() => Manifest.ForIndex(null, []));
+        Assert.Throws<InvalidManifestException>(() => Manifest.ForIndex(null, [(Entry('3', "amd64"), whole)]));
+    }
+
+    [Fact]
+    public void Index_WithMoreEntriesThanAccepted_IsRefused()
+    {
+        string entry = "{\"digest\":\"sha256:" + new string('a', 64) + "\",\"size\":10}";
+        byte[] json = Encoding.UTF8.GetBytes("{\"manifests\":[" + string.Join(',', Enumerable.Repeat(entry, ManifestIndex.MaxEntries + 1)) + "]}");
+        var error = Assert.Throws<InvalidManifestException>(() => ManifestIndex.Parse(json));
+        Assert.Contains($"more than the {ManifestIndex.MaxEntries} accepted", error.Message, StringComparison.Ordinal);
+    }
 }

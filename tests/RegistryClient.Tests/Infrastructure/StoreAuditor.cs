@@ -18,7 +18,7 @@ public static class StoreAuditor
             foreach (string file in Directory.EnumerateFileSystemEntries(store.BlobsDirectory))
             {
                 string name = Path.GetFileName(file);
-                Assert.True(Digest.TryParseFileName(name, out Digest digest), $"stray entry in blobs/: {name}");
+                Assert.True(store.TryParseBlobFileName(name, out Digest digest), $"stray entry in blobs/: {name}");
                 using FileStream stream = File.OpenRead(file);
                 Assert.True(digest.Matches(SHA256.HashData(stream)), $"blobs/{name} does not hash to its name");
             }
@@ -26,7 +26,7 @@ public static class StoreAuditor
 
         foreach (StoredManifest manifest in store.ListManifests())
         {
-            Manifest parsed = Manifest.Parse(File.ReadAllBytes(manifest.Path));
+            Manifest parsed = store.ParseManifest(File.ReadAllBytes(manifest.Path)); // an index: its children too
             foreach (Descriptor blob in parsed.Blobs)
             {
                 Assert.True(store.GetBlobSize(blob.Digest) == blob.Size, $"manifest {manifest.Name} names {blob.Digest}, which is missing or the wrong size");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RegistryClient.Remote;
 using RegistryClient.Tests.Infrastructure;
 
@@ -184,12 +183,8 @@ public sealed class AuthPartsTests : IDisposable
 
     private static async Task<string> RunAsync(string file, params string[] args)
     {
-        var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using Process process = Process.Start(start)!;
-        string stdout = await process.StandardOutput.ReadToEndAsync();
-        string stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{file} failed: {stderr}");
+        (int exit, string stdout, string stderr) = await ExternalTool.RunAsync(file, args);
+        Assert.True(exit == 0, $"{file} failed: {stderr}");
         return stdout + stderr;
     }
 }

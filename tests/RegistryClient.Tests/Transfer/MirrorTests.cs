@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Samples;
@@ -49,13 +48,13 @@ public sealed class MirrorTests : IAsyncLifetime
 
         foreach ((string reference, byte[] expected) in new[] { ("library/alpha:latest", _manifestA), ("team/beta:7b", _manifestB) })
         {
-            (int code, string raw, string error) = await RunAsync("skopeo", "inspect", "--raw", $"oci:{layout}:{reference}");
+            (int code, string raw, string error) = await ExternalTool.RunAsync("skopeo", "inspect", "--raw", $"oci:{layout}:{reference}");
             Assert.True(code == 0, error);
             Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), raw.TrimEnd('\n'));
 
             // skopeo copy reads every blob of the manifest and checks each digest.
             string copy = _temp.Combine("skopeo-" + reference.Replace('/', '-').Replace(':', '-'));
-            (code, _, error) = await RunAsync("skopeo", "copy", "--insecure-policy", $"oci:{layout}:{reference}", $"dir:{copy}");
+            (code, _, error) = await ExternalTool.RunAsync("skopeo", "copy", "--insecure-policy", $"oci:{layout}:{reference}", $"dir:{copy}");
             Assert.True(code == 0, error);
             foreach (Descriptor blob in Manifest.Parse(expected).Blobs)
             {
@@ -166,20 +165,5 @@ public sealed class MirrorTests : IAsyncLifetime
         {
             Assert.Equal(File.ReadAllBytes(_source.GetBlobPath(blob.Digest)), File.ReadAllBytes(store.GetBlobPath(blob.Digest)));
         }
-    }
-
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout, await stderr);
     }
 }

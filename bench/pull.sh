@@ -77,15 +77,8 @@ for run in $(seq "$runs"); do
 done
 rm -rf "$work/out"
 
-floor=$(echo "${results[openssl dgst -sha256 (floor)]}" | median 1)
 echo
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob, median of $runs runs$(sha_note)"
 echo
-echo "| tool | median s | x openssl floor | MB/s | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|"
-for name in "openssl dgst -sha256 (floor)" "regc pull" "curl + sha256sum" "aria2c -x16 + sha256sum" "skopeo copy"; do
-  s=$(echo "${results[$name]}" | median 1)
-  rss=$(echo "${results[$name]}" | median 2)
-  awk -v n="$name" -v s="$s" -v f="$floor" -v b="$blob_size" -v r="$rss" \
-    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, s, s / f, b / s / 1e6, r / 1024 }'
-done
+table "openssl dgst -sha256 (floor)" "$blob_size" "x openssl floor" \
+  "openssl dgst -sha256 (floor)" "regc pull" "curl + sha256sum" "aria2c -x16 + sha256sum" "skopeo copy"

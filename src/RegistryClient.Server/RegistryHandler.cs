@@ -302,11 +302,17 @@ internal sealed class RegistryHandler
         try
         {
             using JsonDocument document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
-            if (document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("mediaType", out JsonElement type)
+            JsonElement root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("mediaType", out JsonElement type)
                 && type.ValueKind == JsonValueKind.String && type.GetString() is { Length: > 0 and < 256 } value)
             {
                 return value;
+            }
+
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("manifests", out _))
+            {
+                return MediaTypes.OciIndex; // an index without mediaType (OCI makes it optional)
             }
         }
         catch (JsonException)
@@ -314,7 +320,7 @@ internal sealed class RegistryHandler
             // Served as stored; the default type below.
         }
 
-        return bytes.AsSpan().IndexOf("\"manifests\""u8) >= 0 ? MediaTypes.OciIndex : MediaTypes.DockerManifest;
+        return MediaTypes.DockerManifest;
     }
 
     private static async Task<byte[]?> ReadSmallFileAsync(string path, CancellationToken cancellationToken)

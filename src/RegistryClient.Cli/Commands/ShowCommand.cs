@@ -22,13 +22,12 @@ internal static class ShowCommand
             var wanted = ModelName.Parse(result.GetValue(name)!);
             StoredManifest stored = store.ListManifests().FirstOrDefault(m => m.Name.Key == wanted.Key)
                 ?? throw new ModelNotFoundException($"{wanted.DisplayName} is not in {store.Root} (regc list shows what is)");
-            (_, Manifest? read, byte[]? bytes, string? error) = store.ReadManifest(stored);
-            if (read is null || bytes is null)
+            (_, Manifest? manifest, byte[]? bytes, string? error) = store.ReadManifest(stored);
+            if (manifest is null || bytes is null)
             {
                 throw new InvalidManifestException($"the manifest of {stored.Name.DisplayName} cannot be read: {error}");
             }
 
-            Manifest manifest = read;
             Console.Out.WriteLine($"model     {stored.Name.DisplayName}");
             Console.Out.WriteLine($"manifest  {Digest.Compute(bytes)} ({manifest.MediaType ?? "no media type"}, {bytes.Length} B)");
             Console.Out.WriteLine($"size      {Units.Bytes(manifest.TotalSize)} in {manifest.Blobs.Count} blob(s)");

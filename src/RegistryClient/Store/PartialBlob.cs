@@ -349,6 +349,9 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
+    /// <summary>Lets the kernel drop the cached pages of bytes that are flushed and hashed (they are not read again).</summary>
+    public void DropCached(long offset, long length) => PageCache.Drop(_handle, offset, length);
+
     /// <summary>
     /// Flushes, closes and renames the partial into <c>blobs/</c>. The caller guarantees the content hashes to
     /// the descriptor's digest.
@@ -363,6 +366,7 @@ internal sealed class PartialBlob : IDisposable
             throw new StoreException($"{Path} is {length} bytes, expected {Descriptor.Size}; not committing {Descriptor.Digest.Short}");
         }
 
+        PageCache.Drop(_handle, 0, length); // flushed, so clean: a pull leaves no blob in the page cache
         _handle.Dispose();
         _store.CommitVerifiedBlob(Path, Descriptor.Digest);
         RemoveCompanions();

@@ -30,7 +30,10 @@ internal sealed class BlobAssembly : IDisposable
     private readonly SemaphoreSlim _signal = new(0); // unbounded: a spare wake-up only costs one empty loop
     private readonly ConcurrentQueue<int> _toMark = new();
     private readonly IProgress<TransferProgress>? _progress;
+    private readonly PriorityQueue<int, long> _deferred = new(); // chunks beyond the window, by offset
     private ResumeMarker? _marker;
+    private long _hashed; // the whole-blob hash has read this far
+    private long _dropped; // cached pages before this were given back
     private int _pending;
     private int _inFlight;
     private volatile bool _rangeNotSupported;
@@ -60,6 +63,16 @@ internal sealed class BlobAssembly : IDisposable
 
     /// <summary>The registry's digest of each chunk, or null when the chunks are the puller's own ranges.</summary>
     public Digest[]? ChunkDigests { get; }
+
+    /// <summary>Queues a chunk for the worker pool again: one deferred by <see cref="TryStartInWindow"/> that the window reached.</summary>
+    public Action<BlobAssembly, int>? Requeue { get; init; }
+
+    /// <summary>
+    /// How far beyond the hashed prefix a chunk may start (<see cref="PullOptions.HashWindow"/>). Without it the
+    /// download runs ahead, takes most of both cores first and leaves the hash alone at the end; paced, the two
+    /// share the cores, and the page cache holds at most about this much unhashed data.
+    /// </summary>
+    public long HashWindow { get; init; } = long.MaxValue;
 
     /// <summary>Where to fetch the bytes from: the chunksums' location, or a storage URL a registry redirected to.</summary>
     public Uri? Location { get; set; }
@@ -135,6 +148,45 @@ internal sealed class BlobAssembly : IDisposable
         Interlocked.Add(ref _reused, chunk.Length);
         Publish(index, chunk.Length, durable: true);
         return true;
+    }
+
+    /// <summary>
+    /// True when chunk <paramref name="index"/> starts within <see cref="HashWindow"/> of the hashed prefix and may be
+    /// fetched now. Otherwise the chunk is kept aside and handed to <see cref="Requeue"/> once the hash gets near it;
+    /// the worker takes other work meanwhile. The chunk the hash waits for is always within the window.
+    /// </summary>
+    public bool TryStartInWindow(int index)
+    {
+        if (Requeue is null)
+        {
+            return true;
+        }
+
+        lock (_deferred)
+        {
+            if (InWindow(index))
+            {
+                return true;
+            }
+
+            _deferred.Enqueue(index, Chunks[index].Start);
+            return false;
+        }
+    }
+
+    private bool InWindow(int index) => Chunks[index].Start - Volatile.Read(ref _hashed) < HashWindow;
+
+    /// <summary>The hash reached <paramref name="hashed"/>: chunks kept aside that are now within the window go back to the pool.</summary>
+    private void Advance(long hashed)
+    {
+        Volatile.Write(ref _hashed, hashed);
+        lock (_deferred)
+        {
+            while (_deferred.TryPeek(out int index, out _) && InWindow(index))
+            {
+                Requeue!(this, _deferred.Dequeue());
+            }
+        }
     }
 
     /// <summary>How many bytes of chunk <paramref name="index"/> are in place and usable (all of it once complete).</summary>
@@ -297,6 +349,7 @@ internal sealed class BlobAssembly : IDisposable
                     if (ChunkDigests![k].Matches(chunkHash.GetHashAndReset()))
                     {
                         hashed = chunk.End + 1;
+                        Advance(hashed);
                         continue;
                     }
 
@@ -311,6 +364,7 @@ internal sealed class BlobAssembly : IDisposable
 
                 await HashRangeAsync(hashed, usableEnd, buffer, hash, null, cancellationToken).ConfigureAwait(false);
                 hashed = usableEnd;
+                Advance(hashed);
             }
 
             return hash.GetHashAndReset();
@@ -380,9 +434,12 @@ internal sealed class BlobAssembly : IDisposable
             batch.Add(index);
         }
 
+        long hashed = Volatile.Read(ref _hashed); // read before the flush: these bytes are clean after it
         Partial.Flush();
         CrashPoints.Hit("after-flush");
         _marker.Mark(batch);
+        Partial.DropCached(_dropped, hashed - _dropped);
+        _dropped = Math.Max(_dropped, hashed);
     }
 
     public void Dispose()

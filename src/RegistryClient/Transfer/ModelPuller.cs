@@ -218,21 +218,9 @@ public sealed partial class ModelPuller
             cts.Cancel();
         }
 
-        // Blobs are claimed and planned concurrently; the work queue closes once every blob has queued its chunks.
+        // Blobs are claimed and planned concurrently. A chunk beyond its blob's hash window goes back into the queue
+        // later, so the queue stays open until every blob is done (or the pull fails and cancels the workers).
         var work = Channel.CreateUnbounded<(BlobAssembly Blob, int Index)>();
-        int unplanned = toFetch.Length;
-        void Planned()
-        {
-            if (Interlocked.Decrement(ref unplanned) == 0)
-            {
-                work.Writer.TryComplete();
-            }
-        }
-
-        if (unplanned == 0)
-        {
-            work.Writer.TryComplete();
-        }
 
         var assemblies = new ConcurrentBag<BlobAssembly>();
         var done = new Dictionary<Digest, Task>();
@@ -241,11 +229,12 @@ public sealed partial class ModelPuller
         {
             foreach (Descriptor descriptor in toFetch)
             {
-                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, Planned, assemblies, cts.Token);
+                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, cts.Token);
                 done.Add(descriptor.Digest, blob);
                 tasks.Add(Guard(blob, Fail));
             }
 
+            _ = Task.WhenAll(done.Values).ContinueWith(_ => work.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             for (int i = 0; i < _options.Concurrency; i++)
             {
                 tasks.Add(Guard(Task.Run(() => WorkAsync(work.Reader, cts.Token), CancellationToken.None), Fail));
@@ -283,75 +272,59 @@ public sealed partial class ModelPuller
     /// commits the blob as they land.
     /// </summary>
     private async Task FetchBlobAsync(
-        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, Action planned, ConcurrentBag<BlobAssembly> assemblies, CancellationToken cancellationToken)
+        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, CancellationToken cancellationToken)
     {
-        bool isPlanned = false;
-        void Planned()
+        PartialBlob? partial = await ClaimAsync(descriptor, cancellationToken).ConfigureAwait(false);
+        if (partial is null)
         {
-            if (!isPlanned)
-            {
-                isPlanned = true;
-                planned();
-            }
+            return; // Another process committed it.
         }
 
+        BlobAssembly assembly;
+        Digest listDigest;
+        ChunkSums? sums;
         try
         {
-            PartialBlob? partial = await ClaimAsync(descriptor, cancellationToken).ConfigureAwait(false);
-            if (partial is null)
+            sums = descriptor.Size >= _options.ChunkSumsThreshold
+                ? await _registry.GetChunkSumsAsync(owner, descriptor, cancellationToken).ConfigureAwait(false)
+                : null;
+            CrashPoints.Hit("after-chunksums");
+            Chunk[] chunks = sums is null
+                ? ChunkPlanner.Plan(descriptor.Size, _options.RangeSize, _options.ParallelThreshold)
+                : sums.Chunks.Select(c => c.Range).ToArray();
+            listDigest = sums?.ListDigest ?? ChunkPlanner.ListDigest(chunks);
+            assembly = new BlobAssembly(owner, partial, chunks, sums?.Chunks.Select(c => c.Digest).ToArray(), _options.Progress)
             {
-                return; // Another process committed it.
-            }
-
-            BlobAssembly assembly;
-            Digest listDigest;
-            ChunkSums? sums;
-            try
-            {
-                sums = descriptor.Size >= _options.ChunkSumsThreshold
-                    ? await _registry.GetChunkSumsAsync(owner, descriptor, cancellationToken).ConfigureAwait(false)
-                    : null;
-                CrashPoints.Hit("after-chunksums");
-                Chunk[] chunks = sums is null
-                    ? ChunkPlanner.Plan(descriptor.Size, _options.RangeSize, _options.ParallelThreshold)
-                    : sums.Chunks.Select(c => c.Range).ToArray();
-                listDigest = sums?.ListDigest ?? ChunkPlanner.ListDigest(chunks);
-                assembly = new BlobAssembly(owner, partial, chunks, sums?.Chunks.Select(c => c.Digest).ToArray(), _options.Progress)
-                {
-                    Location = sums?.Location,
-                };
-            }
-            catch
-            {
-                partial.Dispose();
-                throw;
-            }
-
-            assemblies.Add(assembly);
-            foreach (int index in assembly.Resume(listDigest))
-            {
-                work.TryWrite((assembly, index));
-            }
-
-            Planned();
-            if (assembly.Reused > 0)
-            {
-                LogResuming(_logger, descriptor.Digest.Short, assembly.Reused);
-            }
-
-            await assembly.RunAsync(
-                (index, token) => RefetchAsync(assembly, index, token),
-                (index, token) => StreamAsync(assembly, index, token),
-                cancellationToken).ConfigureAwait(false);
-            if (sums is not null)
-            {
-                // Proven by the whole digest now: verify can name damaged chunks, serve can offer the list unhashed.
-                await _store.TryKeepChunkSumsAsync(descriptor.Digest, sums.Chunks[0].Range.Length, System.Text.Encoding.ASCII.GetBytes(ChunkSums.Format(sums.Chunks))).ConfigureAwait(false);
-            }
+                Location = sums?.Location,
+                Requeue = (blob, index) => work.TryWrite((blob, index)),
+                HashWindow = _options.HashWindow,
+            };
         }
-        finally
+        catch
         {
-            Planned();
+            partial.Dispose();
+            throw;
+        }
+
+        assemblies.Add(assembly);
+        foreach (int index in assembly.Resume(listDigest))
+        {
+            work.TryWrite((assembly, index));
+        }
+
+        if (assembly.Reused > 0)
+        {
+            LogResuming(_logger, descriptor.Digest.Short, assembly.Reused);
+        }
+
+        await assembly.RunAsync(
+            (index, token) => RefetchAsync(assembly, index, token),
+            (index, token) => StreamAsync(assembly, index, token),
+            cancellationToken).ConfigureAwait(false);
+        if (sums is not null)
+        {
+            // Proven by the whole digest now: verify can name damaged chunks, serve can offer the list unhashed.
+            await _store.TryKeepChunkSumsAsync(descriptor.Digest, sums.Chunks[0].Range.Length, System.Text.Encoding.ASCII.GetBytes(ChunkSums.Format(sums.Chunks))).ConfigureAwait(false);
         }
     }
 
@@ -452,6 +425,11 @@ public sealed partial class ModelPuller
         {
             await foreach ((BlobAssembly blob, int index) in work.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                if (!blob.TryStartInWindow(index))
+                {
+                    continue; // kept aside; it comes back once the blob's hash is near it
+                }
+
                 if (!await blob.TryReuseAsync(index, memory, cancellationToken).ConfigureAwait(false))
                 {
                     await FetchChunkAsync(blob, index, memory, cancellationToken).ConfigureAwait(false);

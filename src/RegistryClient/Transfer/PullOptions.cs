@@ -31,6 +31,14 @@ public sealed record PullOptions
     /// <summary>The most bytes per second all transfers of a pull take together (<c>--limit-rate</c>); null means no limit.</summary>
     public long? LimitRate { get; init; }
 
+    /// <summary>
+    /// How far beyond a blob's hashed (verified) prefix a range may start; ranges further on wait while workers take
+    /// other work. Keeps the download paced to the whole-blob hash, which on CPUs without SHA extensions is the
+    /// slowest stage: both then share the cores, and the page cache holds at most about this much unverified data.
+    /// Default 128 MiB; at least 64 KiB.
+    /// </summary>
+    public long HashWindow { get; init; } = 128L << 20;
+
     /// <summary>The buffer each worker reads into and writes from. Default 1 MiB; from 4 KiB to 16 MiB.</summary>
     public int BufferSize { get; init; } = 1 << 20;
 
@@ -79,6 +87,11 @@ public sealed record PullOptions
         if (LimitRate is < 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(LimitRate), LimitRate, "must be at least 1 KiB/s");
+        }
+
+        if (HashWindow < (64 << 10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(HashWindow), HashWindow, "must be at least 64 KiB");
         }
 
         if (BufferSize is < 4096 or > (16 << 20))

@@ -65,14 +65,14 @@ internal sealed class BlobAssembly : IDisposable
     public Digest[]? ChunkDigests { get; }
 
     /// <summary>Queues a chunk for the worker pool again: one deferred by <see cref="TryStartInWindow"/> that the window reached.</summary>
-    public Action<BlobAssembly, int>? Requeue { get; init; }
+    public required Action<BlobAssembly, int> Requeue { get; init; }
 
     /// <summary>
     /// How far beyond the hashed prefix a chunk may start (<see cref="PullOptions.HashWindow"/>). Without it the
     /// download runs ahead, takes most of both cores first and leaves the hash alone at the end; paced, the two
     /// share the cores, and the page cache holds at most about this much unhashed data.
     /// </summary>
-    public long HashWindow { get; init; } = long.MaxValue;
+    public required long HashWindow { get; init; }
 
     /// <summary>Where to fetch the bytes from: the chunksums' location, or a storage URL a registry redirected to.</summary>
     public Uri? Location { get; set; }
@@ -157,11 +157,6 @@ internal sealed class BlobAssembly : IDisposable
     /// </summary>
     public bool TryStartInWindow(int index)
     {
-        if (Requeue is null)
-        {
-            return true;
-        }
-
         lock (_deferred)
         {
             if (InWindow(index))
@@ -184,7 +179,7 @@ internal sealed class BlobAssembly : IDisposable
         {
             while (_deferred.TryPeek(out int index, out _) && InWindow(index))
             {
-                Requeue!(this, _deferred.Dequeue());
+                Requeue(this, _deferred.Dequeue());
             }
         }
     }

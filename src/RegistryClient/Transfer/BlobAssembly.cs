@@ -25,6 +25,8 @@ internal sealed class BlobAssembly : IDisposable
     private static readonly TimeSpan MarkInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly long[] _usable;
+    private readonly long[] _written; // chunk digests: bytes of each chunk's current attempt in place, not yet verified
+    private readonly int[] _attempts; // chunk digests: bumped whenever a chunk's bytes are thrown away
     private readonly bool[] _checkLocally;
     private readonly bool[] _trusted; // taken from the marker unverified in this run: checked as the hasher reads it
     private readonly SemaphoreSlim _signal = new(0); // unbounded: a spare wake-up only costs one empty loop
@@ -47,6 +49,8 @@ internal sealed class BlobAssembly : IDisposable
         Chunks = chunks;
         ChunkDigests = chunkDigests;
         _usable = new long[chunks.Length];
+        _written = new long[chunks.Length];
+        _attempts = new int[chunks.Length];
         _checkLocally = new bool[chunks.Length];
         _trusted = new bool[chunks.Length];
         _progress = progress;
@@ -73,6 +77,9 @@ internal sealed class BlobAssembly : IDisposable
     /// share the cores, and the page cache holds at most about this much unhashed data.
     /// </summary>
     public required long HashWindow { get; init; }
+
+    /// <summary>The pull's engine hashing chunks in shared lanes, or null to hash each chunk through OpenSSL.</summary>
+    public Sha256Lanes? Lanes { get; init; }
 
     /// <summary>Where to fetch the bytes from: the chunksums' location, or a storage URL a registry redirected to.</summary>
     public Uri? Location { get; set; }
@@ -214,18 +221,45 @@ internal sealed class BlobAssembly : IDisposable
         Publish(index, writtenFromStart, durable: writtenFromStart == Chunks[index].Length);
     }
 
-    /// <summary>Chunk digests: bytes of a chunk were written, not yet verified (progress only).</summary>
-    public void OnReceived(int justWritten)
+    /// <summary>
+    /// Chunk digests: chunk <paramref name="index"/> now has <paramref name="writtenFromStart"/> bytes in place, not yet
+    /// verified. The whole-blob hash may read them ahead of the chunk's digest (and rolls back if they are thrown away).
+    /// </summary>
+    public void OnReceived(int index, long writtenFromStart, int justWritten)
     {
         Interlocked.Add(ref _downloaded, justWritten);
+        Volatile.Write(ref _written[index], writtenFromStart);
         ReportRunning();
+        Wake();
+    }
+
+    /// <summary>Chunk digests: an attempt at chunk <paramref name="index"/> begins; bytes of an earlier one in place are void.</summary>
+    public void OnChunkAttempt(int index) => Forget(index);
+
+    /// <summary>Chunk digests: the one stream broke inside chunk <paramref name="index"/>; the next stream writes it again from its start.</summary>
+    public void OnChunkRestarted(int index, long received)
+    {
+        Forget(index);
+        Interlocked.Add(ref _downloaded, -received);
     }
 
     /// <summary>Chunk digests: the chunk's bytes matched; it may be hashed and marked.</summary>
     public void OnChunkVerified(int index) => Publish(index, Chunks[index].Length, durable: true);
 
     /// <summary>Chunk digests: the chunk's bytes did not match and will be fetched again.</summary>
-    public void OnChunkDiscarded(int index) => Interlocked.Add(ref _downloaded, -Chunks[index].Length);
+    public void OnChunkDiscarded(int index)
+    {
+        Forget(index);
+        Interlocked.Add(ref _downloaded, -Chunks[index].Length);
+    }
+
+    /// <summary>The chunk's bytes in place are void: a new attempt writes it from its start (and a hash of the old ones is rolled back).</summary>
+    private void Forget(int index)
+    {
+        Interlocked.Increment(ref _attempts[index]);
+        Volatile.Write(ref _written[index], 0);
+        Wake();
+    }
 
     private void Publish(int index, long usable, bool durable)
     {
@@ -302,27 +336,83 @@ internal sealed class BlobAssembly : IDisposable
         }
     }
 
+    /// <summary>
+    /// Hashes the chunks in order as they become usable. With chunk digests, a chunk's written bytes are hashed before
+    /// its digest is known, keeping the state at its start: the chunk's digest decides later. If its bytes are thrown
+    /// away meanwhile, the hash rolls back to that state; the result is returned only once every chunk matched.
+    /// </summary>
     private async Task<byte[]> HashAsync(Func<int, CancellationToken, Task> refetch, Func<int, CancellationToken, Task> stream, CancellationToken cancellationToken)
     {
         long hashed = 0;
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(HashBufferSize, Math.Max(Descriptor.Size, 1)));
         IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var ahead = new List<HashedAhead>(); // chunks hashed before their digest matched, in order
         try
         {
             int k = 0;
-            while (k < Chunks.Length)
+            while (true)
             {
                 Interlocked.Exchange(ref _pending, 0);
+                if (ahead.FindIndex(a => Volatile.Read(ref _attempts[a.Index]) != a.Attempt) is int stale and >= 0)
+                {
+                    // The bytes of a chunk hashed ahead were thrown away: hash again from its start.
+                    hash.Dispose();
+                    hash = ahead[stale].Start.Clone();
+                    k = ahead[stale].Index;
+                    hashed = Chunks[k].Start;
+                    ahead[stale..].ForEach(a => a.Start.Dispose());
+                    ahead.RemoveRange(stale, ahead.Count - stale);
+                    Advance(hashed);
+                    continue;
+                }
+
+                while (ahead.Count > 0 && Volatile.Read(ref _usable[ahead[0].Index]) == Chunks[ahead[0].Index].Length
+                    && Volatile.Read(ref _attempts[ahead[0].Index]) == ahead[0].Attempt)
+                {
+                    ahead[0].Start.Dispose(); // its digest matched the bytes hashed
+                    ahead.RemoveAt(0);
+                }
+
+                if (k == Chunks.Length)
+                {
+                    if (ahead.Count == 0)
+                    {
+                        return hash.GetHashAndReset();
+                    }
+
+                    await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 Chunk chunk = Chunks[k];
-                long usableEnd = chunk.Start + Volatile.Read(ref _usable[k]);
                 if (hashed == chunk.End + 1)
                 {
                     k++;
                     continue;
                 }
 
+                long usableEnd = chunk.Start + Volatile.Read(ref _usable[k]);
                 if (usableEnd <= hashed)
                 {
+                    if (ChunkDigests is not null)
+                    {
+                        // Not verified yet: hash what is written of it, keeping the state at its start to roll back to.
+                        int attempt = Volatile.Read(ref _attempts[k]);
+                        long writtenEnd = chunk.Start + Volatile.Read(ref _written[k]);
+                        if (writtenEnd > hashed)
+                        {
+                            if (hashed == chunk.Start)
+                            {
+                                ahead.Add(new HashedAhead(k, hash.Clone(), attempt));
+                            }
+
+                            await HashRangeAsync(hashed, writtenEnd, buffer, hash, null, cancellationToken).ConfigureAwait(false);
+                            hashed = writtenEnd;
+                            Advance(hashed);
+                            continue;
+                        }
+                    }
+
                     if (_rangeNotSupported && Volatile.Read(ref _inFlight) == 0)
                     {
                         await stream(k, cancellationToken).ConfigureAwait(false);
@@ -361,15 +451,17 @@ internal sealed class BlobAssembly : IDisposable
                 hashed = usableEnd;
                 Advance(hashed);
             }
-
-            return hash.GetHashAndReset();
         }
         finally
         {
             hash.Dispose();
+            ahead.ForEach(a => a.Start.Dispose());
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>A chunk hashed before its digest matched: the whole-blob hash at its start, and which attempt's bytes were read.</summary>
+    private sealed record HashedAhead(int Index, IncrementalHash Start, int Attempt);
 
     /// <summary>Reads bytes [<paramref name="from"/>, <paramref name="to"/>) back from the partial into the hashes.</summary>
     private async Task HashRangeAsync(long from, long to, byte[] buffer, IncrementalHash hash, IncrementalHash? chunkHash, CancellationToken cancellationToken)

@@ -63,7 +63,8 @@ internal sealed class ChunkFetcher
         byte[] actual = new byte[SHA256.HashSizeInBytes];
         for (int attempt = 1; ; attempt++)
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var hash = new ChunkHash(blob.Lanes);
+            blob.OnChunkAttempt(index);
             await FetchRangeAsync(blob, index, buffer, hash, cancellationToken).ConfigureAwait(false);
             hash.GetHashAndReset(actual);
             if (CheckChunk(blob, index, actual, attempt))
@@ -120,7 +121,12 @@ internal sealed class ChunkFetcher
         {
             Chunk chunk = blob.Chunks[index];
             long keepFrom = chunk.Start + blob.UsableLength(index); // bytes already usable may be hashed: never rewrite them
-            using IncrementalHash? hash = keepFrom <= chunk.End && blob.ChunkDigests is not null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+            using ChunkHash? hash = keepFrom <= chunk.End && blob.ChunkDigests is not null ? new ChunkHash(lanes: null) : null; // one stream: lanes would idle
+            if (hash is not null)
+            {
+                blob.OnChunkAttempt(index);
+            }
+
             long received = 0;
             try
             {
@@ -155,7 +161,7 @@ internal sealed class ChunkFetcher
             }
             catch when (hash is not null)
             {
-                blob.OnReceived(-(int)received); // the chunk starts over in the next stream
+                blob.OnChunkRestarted(index, received); // the chunk starts over in the next stream
                 throw;
             }
 
@@ -173,7 +179,7 @@ internal sealed class ChunkFetcher
     /// Writes received bytes at their offset and reports them: own ranges become usable as they land; with chunk
     /// digests the bytes feed the chunk's hash and count as received until the chunk is verified.
     /// </summary>
-    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, IncrementalHash? hash, CancellationToken cancellationToken)
+    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, ChunkHash? hash, CancellationToken cancellationToken)
     {
         await blob.Partial.WriteAsync(data, position, cancellationToken).ConfigureAwait(false);
         if (hash is null)
@@ -182,8 +188,8 @@ internal sealed class ChunkFetcher
         }
         else
         {
-            hash.AppendData(data.Span);
-            blob.OnReceived(data.Length);
+            await hash.AppendAsync(data).ConfigureAwait(false);
+            blob.OnReceived(index, position + data.Length - blob.Chunks[index].Start, data.Length);
         }
     }
 
@@ -207,7 +213,7 @@ internal sealed class ChunkFetcher
         return false;
     }
 
-    private async Task FetchRangeAsync(BlobAssembly blob, int index, Memory<byte> buffer, IncrementalHash? hash, CancellationToken cancellationToken)
+    private async Task FetchRangeAsync(BlobAssembly blob, int index, Memory<byte> buffer, ChunkHash? hash, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
         var cursor = new RangeCursor { Position = chunk.Start }; // advanced as bytes are written, so a retry continues there
@@ -222,7 +228,7 @@ internal sealed class ChunkFetcher
             cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task FetchOnceAsync(BlobAssembly blob, int index, RangeCursor cursor, Memory<byte> buffer, IncrementalHash? hash, CancellationToken cancellationToken)
+    private async Task FetchOnceAsync(BlobAssembly blob, int index, RangeCursor cursor, Memory<byte> buffer, ChunkHash? hash, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
         long position = cursor.Position;

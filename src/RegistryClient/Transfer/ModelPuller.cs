@@ -223,13 +223,14 @@ public sealed partial class ModelPuller
         var work = Channel.CreateUnbounded<(BlobAssembly Blob, int Index)>();
 
         var assemblies = new ConcurrentBag<BlobAssembly>();
+        using Sha256Lanes? lanes = HashesInLanes(_options) ? new Sha256Lanes() : null;
         var done = new Dictionary<Digest, Task>();
         var tasks = new List<Task>();
         try
         {
             foreach (Descriptor descriptor in toFetch)
             {
-                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, cts.Token);
+                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, lanes, cts.Token);
                 done.Add(descriptor.Digest, blob);
                 tasks.Add(Guard(blob, Fail));
             }
@@ -267,12 +268,23 @@ public sealed partial class ModelPuller
     }
 
     /// <summary>
+    /// Whether chunk digests are computed in one shared <see cref="Sha256Lanes"/> engine: when the lanes beat OpenSSL
+    /// on this CPU (<see cref="Sha256x8.BeatsOpenSsl"/>) and enough ranges stream at once to fill them (with fewer,
+    /// one lane is slower than OpenSSL on one stream); <see cref="PullOptions.HashChunksInLanes"/> overrides it.
+    /// </summary>
+    internal static bool HashesInLanes(PullOptions options) =>
+        options.HashChunksInLanes ?? (Sha256x8.BeatsOpenSsl && options.Concurrency >= MinLaneConcurrency);
+
+    /// <summary>Parallel ranges from which chunk digests are hashed in lanes.</summary>
+    internal const int MinLaneConcurrency = 4;
+
+    /// <summary>
     /// Claims the blob's partial file (waiting while another live process downloads it), asks for chunksums when
     /// the blob is big enough, resumes what an earlier pull left, queues the remaining chunks, then hashes and
     /// commits the blob as they land.
     /// </summary>
     private async Task FetchBlobAsync(
-        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, CancellationToken cancellationToken)
+        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, Sha256Lanes? lanes, CancellationToken cancellationToken)
     {
         PartialBlob? partial = await ClaimAsync(descriptor, cancellationToken).ConfigureAwait(false);
         if (partial is null)
@@ -298,6 +310,7 @@ public sealed partial class ModelPuller
                 Location = sums?.Location,
                 Requeue = (blob, index) => work.TryWrite((blob, index)),
                 HashWindow = _options.HashWindow,
+                Lanes = lanes,
             };
         }
         catch

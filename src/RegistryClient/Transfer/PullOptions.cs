@@ -39,6 +39,9 @@ public sealed record PullOptions
     /// </summary>
     public long HashWindow { get; init; } = 128L << 20;
 
+    /// <summary>Chunk digests in the eight-lane engine (true) or through OpenSSL (false); null (default) picks by CPU and concurrency. For tests and measurements.</summary>
+    internal bool? HashChunksInLanes { get; init; }
+
     /// <summary>The buffer each worker reads into and writes from. Default 1 MiB; from 4 KiB to 16 MiB.</summary>
     public int BufferSize { get; init; } = 1 << 20;
 

@@ -56,12 +56,18 @@ public sealed class ChunkSumsPullTests : IDisposable
 
     /// <summary>
     /// A registry: the manifest, the config, chunksums from <paramref name="chunkSums"/> (null: 404), and the layer's
-    /// bytes (from <paramref name="content"/>, default the true bytes) under both its blob URL and <c>/storage/layer</c>.
+    /// bytes (from <paramref name="content"/>, default the true bytes) under both its blob URL and <c>/storage/layer</c>;
+    /// <paramref name="blobs"/> may answer a request itself first (returning true).
     /// </summary>
-    private Task<FaultServer> ServeAsync(Func<HttpContext, Task>? chunkSums, byte[]? content = null) =>
+    private Task<FaultServer> ServeAsync(Func<HttpContext, Task>? chunkSums, byte[]? content = null, Func<HttpContext, Task<bool>>? blobs = null) =>
         FaultServer.StartAsync(async context =>
         {
             string path = context.Request.Path.Value!;
+            if (blobs is not null && await blobs(context))
+            {
+                return;
+            }
+
             if (path.Contains("/manifests/", StringComparison.Ordinal))
             {
                 context.Response.ContentType = MediaTypes.DockerManifest;
@@ -96,7 +102,7 @@ public sealed class ChunkSumsPullTests : IDisposable
     };
 
     private ModelPuller Puller(PullOptions? options = null) =>
-        new(Registries.Create(), _target, (options ?? new PullOptions()) with { ChunkSumsThreshold = 1024, StallTimeout = TimeSpan.FromSeconds(5) });
+        new(Registries.Create(), _target, (options ?? new PullOptions()) with { ChunkSumsThreshold = 1024, StallTimeout = TimeSpan.FromSeconds(5), HashChunksInLanes = true });
 
     private static ModelName Name(FaultServer server) => ModelName.Parse($"http://{server.HostAndPort}/library/m:latest");
 
@@ -240,6 +246,39 @@ public sealed class ChunkSumsPullTests : IDisposable
 
         Assert.Equal(LayerSize / ChunkSize + 1, server.CountRequests("/blobs/" + LayerDigest));
         Assert.Equal(LayerSize + s_config.Length, result.BytesFetched); // the discarded copy is not counted as kept
+        Assert.Equal(_layer, await File.ReadAllBytesAsync(_target.GetBlobPath(LayerDigest), TestContext.Current.CancellationToken));
+        StoreAuditor.AssertConsistent(_target);
+    }
+
+    [Fact]
+    public async Task Pull_FirstChunkCorruptWhileTheBlobHashReadsAhead_RollsBackAndTheBlobIsRight()
+    {
+        // The blob's hash reads a chunk's bytes as they land, before the chunk's digest is known. Chunk 0 arrives
+        // corrupt in its first half, which sits in place for a while (read by the blob's hash), then fails its digest:
+        // the blob's hash must go back to the chunk's start, or the blob would fail its whole digest.
+        byte[] bad = (byte[])_layer.Clone();
+        bad[100] ^= 0x01;
+        int first = 0;
+        await using FaultServer server = await ServeAsync(Text(TrueList()), null, async context =>
+        {
+            if (context.Request.Headers.Range.ToString() != $"bytes=0-{ChunkSize - 1}" || Interlocked.Exchange(ref first, 1) != 0)
+            {
+                return false;
+            }
+
+            context.Response.StatusCode = 206;
+            context.Response.Headers.ContentRange = $"bytes 0-{ChunkSize - 1}/{LayerSize}";
+            context.Response.ContentLength = ChunkSize;
+            await context.Response.Body.WriteAsync(bad.AsMemory(0, ChunkSize / 2));
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(400);
+            await context.Response.Body.WriteAsync(bad.AsMemory(ChunkSize / 2, ChunkSize / 2));
+            return true;
+        });
+
+        await Puller(new PullOptions { BufferSize = 16 << 10 }).PullAsync([Name(server)], TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, server.Requests.Count(r => r.Range == $"bytes=0-{ChunkSize - 1}"));
         Assert.Equal(_layer, await File.ReadAllBytesAsync(_target.GetBlobPath(LayerDigest), TestContext.Current.CancellationToken));
         StoreAuditor.AssertConsistent(_target);
     }

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+
+namespace RegistryClient.Content;
+
+/// <summary>
+/// Hashes the bytes of many concurrent SHA-256 messages (the chunks of a pull, one per download worker) on one
+/// thread of its own, eight at a time in the lanes of <see cref="Sha256x8"/>. A message's bytes join a free lane as
+/// they are submitted; a lane is handed back once they are absorbed, and the next waiting bytes take it. With eight
+/// streams at once, one core hashes them about five times as fast as OpenSSL hashes one stream (no SHA extensions).
+/// </summary>
+/// <remarks>
+/// Thread-safe. <see cref="LaneSha256.AppendAsync"/> completes once its bytes are absorbed; until then the caller must
+/// leave them unchanged. The engine thread stops on <see cref="Dispose"/> after the work already submitted.
+/// </remarks>
+internal sealed class Sha256Lanes : IDisposable
+{
+    /// <summary>How long a new batch waits for more messages' bytes (a full batch of 1 MiB buffers takes about 3 ms).</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(2);
+
+    private readonly object _gate = new();
+    private readonly Queue<Job> _waiting = new();
+    private readonly Job?[] _lanes = new Job?[Sha256x8.Lanes];
+    private readonly Thread _thread;
+    private long _underfullSince; // engine thread: when the lanes were last found short of the live messages, or 0
+    private int _live; // messages created and not yet disposed: the most that can fill lanes
+    private bool _stopping;
+    private Exception? _fault;
+
+    /// <summary>Starts the engine's thread.</summary>
+    /// <exception cref="PlatformNotSupportedException">The CPU lacks AVX2 (<see cref="Sha256x8.IsSupported"/>).</exception>
+    public Sha256Lanes()
+    {
+        if (!Sha256x8.IsSupported)
+        {
+            throw new PlatformNotSupportedException("the eight-lane SHA-256 needs AVX2");
+        }
+
+        _thread = new Thread(Run) { IsBackground = true, Name = "regc sha256 lanes" };
+        _thread.Start();
+    }
+
+    /// <summary>A new message hashed in this engine's lanes.</summary>
+    public LaneSha256 CreateHash()
+    {
+        Interlocked.Increment(ref _live);
+        return new LaneSha256(this);
+    }
+
+    /// <summary>A message is done: a batch no longer waits for it.</summary>
+    internal void Release()
+    {
+        Interlocked.Decrement(ref _live);
+        lock (_gate)
+        {
+            Monitor.Pulse(_gate);
+        }
+    }
+
+    /// <summary>Queues whole blocks of <paramref name="message"/>; the task completes when they are absorbed into its state.</summary>
+    internal Task SubmitAsync(LaneSha256 message, ReadOnlyMemory<byte> blocks)
+    {
+        var job = new Job(message, blocks);
+        lock (_gate)
+        {
+            if (_fault is not null)
+            {
+                throw new InvalidOperationException("the SHA-256 lane engine failed", _fault);
+            }
+
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            _waiting.Enqueue(job);
+            Monitor.Pulse(_gate);
+        }
+
+        return job.Done.Task;
+    }
+
+    private void Run()
+    {
+        var state = new uint[Sha256x8.Lanes * Sha256x8.StateWords];
+        var input = new ReadOnlyMemory<byte>[Sha256x8.Lanes];
+        try
+        {
+            while (Admit(state))
+            {
+                Step(state, input);
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+    }
+
+    /// <summary>
+    /// Moves waiting work into free lanes; waits while there is none at all. While fewer lanes are busy than there are
+    /// live messages, waits up to <see cref="Linger"/> for the others' bytes: the rounds cost about the same for one
+    /// busy lane as for eight, so on a busy machine a lane run alone costs the CPU up to eight times its share.
+    /// False once stopping and idle.
+    /// </summary>
+    private bool Admit(uint[] state)
+    {
+        lock (_gate)
+        {
+            while (true)
+            {
+                int busy = 0;
+                for (int lane = 0; lane < _lanes.Length; lane++)
+                {
+                    if (_lanes[lane] is null && _waiting.TryDequeue(out Job? waiting))
+                    {
+                        _lanes[lane] = waiting;
+                        waiting.Message.LoadInto(state, lane);
+                    }
+
+                    busy += _lanes[lane] is null ? 0 : 1;
+                }
+
+                if (busy == 0)
+                {
+                    if (_stopping)
+                    {
+                        return false;
+                    }
+
+                    Monitor.Wait(_gate);
+                    continue;
+                }
+
+                if (busy >= Math.Min(Volatile.Read(ref _live), _lanes.Length) || _stopping)
+                {
+                    return true;
+                }
+
+                _underfullSince = _underfullSince == 0 ? Stopwatch.GetTimestamp() : _underfullSince;
+                TimeSpan waited = Stopwatch.GetElapsedTime(_underfullSince);
+                if (waited >= Linger)
+                {
+                    return true;
+                }
+
+                Monitor.Wait(_gate, Linger - waited);
+            }
+        }
+    }
+
+    /// <summary>Runs the busy lanes until the first of them is done; hands finished messages back.</summary>
+    private void Step(uint[] state, ReadOnlyMemory<byte>[] input)
+    {
+        int blocks = int.MaxValue;
+        ReadOnlyMemory<byte> any = default;
+        foreach (Job? job in _lanes)
+        {
+            if (job is null)
+            {
+                continue;
+            }
+
+            blocks = Math.Min(blocks, job.Remaining.Length / Sha256x8.BlockSize);
+            any = job.Remaining;
+        }
+
+        for (int lane = 0; lane < _lanes.Length; lane++)
+        {
+            input[lane] = _lanes[lane]?.Remaining ?? any; // a free lane repeats a busy one's bytes; its result is dropped
+        }
+
+        Sha256x8.Compress(state, input, blocks);
+        _underfullSince = 0;
+        for (int lane = 0; lane < _lanes.Length; lane++)
+        {
+            if (_lanes[lane] is not { } job)
+            {
+                continue;
+            }
+
+            job.Remaining = job.Remaining[(blocks * Sha256x8.BlockSize)..];
+            if (job.Remaining.IsEmpty)
+            {
+                job.Message.StoreFrom(state, lane);
+                _lanes[lane] = null;
+                job.Done.TrySetResult();
+            }
+        }
+    }
+
+    private void Fail(Exception e)
+    {
+        lock (_gate)
+        {
+            _fault = e;
+            foreach (Job? job in _lanes)
+            {
+                job?.Done.TrySetException(e);
+            }
+
+            while (_waiting.TryDequeue(out Job? job))
+            {
+                job.Done.TrySetException(e);
+            }
+        }
+    }
+
+    /// <summary>Stops the engine's thread once the work already submitted is done; later submissions throw.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.Pulse(_gate);
+        }
+    }
+
+    private sealed class Job(LaneSha256 message, ReadOnlyMemory<byte> blocks)
+    {
+        public LaneSha256 Message { get; } = message;
+
+        public ReadOnlyMemory<byte> Remaining { get; set; } = blocks;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

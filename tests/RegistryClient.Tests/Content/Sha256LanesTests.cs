@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using RegistryClient.Content;
+using RegistryClient.Transfer;
+
+namespace RegistryClient.Tests.Content;
+
+/// <summary>The eight-lane SHA-256 and its engine against .NET's SHA256 on the same bytes.</summary>
+public sealed class Sha256LanesTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(55)]
+    [InlineData(56)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(119)]
+    [InlineData(120)]
+    [InlineData(128)]
+    [InlineData(1023)]
+    [InlineData(1024)]
+    [InlineData(1025)]
+    [InlineData(1 << 20)]
+    public async Task Digest_AtPaddingAndBlockBoundaries_MatchesSha256(int length)
+    {
+        byte[] data = RandomNumberGenerator.GetBytes(length);
+        using var engine = new Sha256Lanes();
+        using LaneSha256 whole = engine.CreateHash();
+        using LaneSha256 bytewise = engine.CreateHash();
+
+        await whole.AppendAsync(data);
+        for (int i = 0; i < Math.Min(length, 2000); i++)
+        {
+            await bytewise.AppendAsync(data.AsMemory(i, 1));
+        }
+
+        await bytewise.AppendAsync(data.AsMemory(Math.Min(length, 2000)));
+        Assert.Equal(SHA256.HashData(data), Finish(whole));
+        Assert.Equal(SHA256.HashData(data), Finish(bytewise));
+    }
+
+    [Fact]
+    public async Task ManyMessagesAtOnce_InUnevenPieces_EachMatchesSha256()
+    {
+        // More messages than lanes, appended from their own tasks in pieces of every size: lanes are shared,
+        // freed and taken again mid-message, and every message still gets exactly its own bytes.
+        using var engine = new Sha256Lanes();
+        var random = new Random(7);
+        byte[][] messages = Enumerable.Range(0, 20).Select(_ => RandomNumberGenerator.GetBytes(random.Next(0, 3 << 20))).ToArray();
+        int[] seeds = Enumerable.Range(0, messages.Length).Select(_ => random.Next()).ToArray();
+
+        byte[][] digests = await Task.WhenAll(messages.Select((message, i) => Task.Run(async () =>
+        {
+            var pieces = new Random(seeds[i]);
+            using LaneSha256 hash = engine.CreateHash();
+            for (int offset = 0; offset < message.Length;)
+            {
+                int length = Math.Min(message.Length - offset, pieces.Next(1, 300_000));
+                await hash.AppendAsync(message.AsMemory(offset, length));
+                offset += length;
+            }
+
+            return Finish(hash);
+        })));
+
+        for (int i = 0; i < messages.Length; i++)
+        {
+            Assert.Equal(SHA256.HashData(messages[i]), digests[i]);
+        }
+    }
+
+    [Fact]
+    public async Task GetHashAndReset_StartsANewMessage()
+    {
+        using var engine = new Sha256Lanes();
+        using LaneSha256 hash = engine.CreateHash();
+        byte[] first = RandomNumberGenerator.GetBytes(70_000), second = RandomNumberGenerator.GetBytes(3_000);
+
+        await hash.AppendAsync(first);
+        Assert.Equal(SHA256.HashData(first), Finish(hash));
+        await hash.AppendAsync(second);
+        Assert.Equal(SHA256.HashData(second), Finish(hash));
+    }
+
+    [Fact]
+    public async Task Submit_AfterDispose_IsRefused()
+    {
+        var engine = new Sha256Lanes();
+        using LaneSha256 hash = engine.CreateHash();
+        engine.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => hash.AppendAsync(new byte[64 << 10]));
+    }
+
+    [Fact]
+    public void Compress_WithALaneShorterThanTheBlocks_IsRefused()
+    {
+        var state = new uint[Sha256x8.Lanes * Sha256x8.StateWords];
+        var lanes = Enumerable.Repeat<ReadOnlyMemory<byte>>(new byte[128], Sha256x8.Lanes).ToArray();
+        lanes[5] = new byte[64];
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => Sha256x8.Compress(state, lanes, 2));
+    }
+
+    [Fact]
+    public void Puller_HashesChunksInLanesWhereTheyBeatOpenSslWithEnoughParallelRanges()
+    {
+        Assert.Equal(Sha256x8.BeatsOpenSsl, ModelPuller.HashesInLanes(new PullOptions()));
+        Assert.False(ModelPuller.HashesInLanes(new PullOptions { Concurrency = ModelPuller.MinLaneConcurrency - 1 }));
+        Assert.True(ModelPuller.HashesInLanes(new PullOptions { Concurrency = 1, HashChunksInLanes = true }));
+    }
+
+    private static byte[] Finish(LaneSha256 hash)
+    {
+        byte[] digest = new byte[32];
+        hash.GetHashAndReset(digest);
+        return digest;
+    }
+}

@@ -20,7 +20,6 @@ internal sealed class Sha256Lanes : IDisposable
     private readonly object _gate = new();
     private readonly Queue<Job> _waiting = new();
     private readonly Job?[] _lanes = new Job?[Sha256x8.Lanes];
-    private readonly Thread _thread;
     private long _underfullSince; // engine thread: when the lanes were last found short of the live messages, or 0
     private int _live; // messages created and not yet disposed: the most that can fill lanes
     private bool _stopping;
@@ -35,8 +34,7 @@ internal sealed class Sha256Lanes : IDisposable
             throw new PlatformNotSupportedException("the eight-lane SHA-256 needs AVX2");
         }
 
-        _thread = new Thread(Run) { IsBackground = true, Name = "regc sha256 lanes" };
-        _thread.Start();
+        new Thread(Run) { IsBackground = true, Name = "regc sha256 lanes" }.Start();
     }
 
     /// <summary>A new message hashed in this engine's lanes.</summary>

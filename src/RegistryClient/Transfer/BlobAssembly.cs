@@ -10,13 +10,14 @@ namespace RegistryClient.Transfer;
 /// <summary>
 /// One blob being pulled: its partial file, its chunks (the registry's chunksums, or the puller's own ranges), its
 /// resume marker, and the whole-blob SHA-256 computed in order while chunks arrive. The hash follows the
-/// contiguous prefix of usable chunks (read back from the page cache), so the blob is verified the moment its last
+/// contiguous prefix of written bytes (read back from the page cache), so the blob is verified the moment its last
 /// chunk lands and is committed into <c>blobs/</c> only if it matches.
 /// </summary>
 /// <remarks>
-/// With chunk digests, a chunk becomes usable (hashable, and marked in the resume marker) only once its own digest
-/// matched, so a bad chunk fetched again never reaches the whole-blob hash. Without them, bytes are usable as they
-/// are written and a range is marked once complete; the whole-blob digest is then the only check.
+/// With chunk digests, a chunk becomes usable (marked in the resume marker) only once its own digest matched. The
+/// whole-blob hash reads a chunk's bytes before that, keeping its state at the chunk's start: a chunk thrown away
+/// and fetched again rolls the hash back, and the hash ends only once every chunk matched. Without chunk digests,
+/// bytes are usable as they are written and a range is marked once complete; the whole-blob digest is then the only check.
 /// Marks are written in batches, each after an fdatasync of the partial, so the marker never runs ahead of the data.
 /// </remarks>
 internal sealed class BlobAssembly : IDisposable

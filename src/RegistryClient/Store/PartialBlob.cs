@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using RegistryClient.Content;
 
@@ -335,6 +336,13 @@ internal sealed class PartialBlob : IDisposable
             throw Translate(e, _store, Descriptor.Digest, "read back");
         }
     }
+
+    /// <summary>
+    /// Appends bytes [<paramref name="offset"/>, +<paramref name="length"/>) that this process wrote to
+    /// <paramref name="hash"/> straight from the page cache; false, with nothing appended, where the file cannot be
+    /// mapped (then read them with <see cref="ReadAsync"/>). Not for bytes that may have to come from disk.
+    /// </summary>
+    public bool TryHashWritten(long offset, int length, IncrementalHash hash) => FileMap.TryAppend(_handle, offset, length, hash);
 
     /// <summary>Makes what was written durable (fdatasync).</summary>
     public void Flush()

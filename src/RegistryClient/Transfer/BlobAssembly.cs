@@ -27,6 +27,7 @@ internal sealed class BlobAssembly : IDisposable
 
     private readonly long[] _usable;
     private readonly long[] _written; // chunk digests: bytes of each chunk's current attempt in place, not yet verified
+    private readonly bool[] _fromEarlierPull; // taken from an earlier pull's partial: hashed from reads, which fail cleanly (a mapping would SIGBUS)
     private readonly int[] _attempts; // chunk digests: bumped whenever a chunk's bytes are thrown away
     private readonly bool[] _checkLocally;
     private readonly bool[] _trusted; // taken from the marker unverified in this run: checked as the hasher reads it
@@ -51,6 +52,7 @@ internal sealed class BlobAssembly : IDisposable
         ChunkDigests = chunkDigests;
         _usable = new long[chunks.Length];
         _written = new long[chunks.Length];
+        _fromEarlierPull = new bool[chunks.Length];
         _attempts = new int[chunks.Length];
         _checkLocally = new bool[chunks.Length];
         _trusted = new bool[chunks.Length];
@@ -107,6 +109,7 @@ internal sealed class BlobAssembly : IDisposable
             {
                 _usable[i] = Chunks[i].Length;
                 _reused += Chunks[i].Length;
+                _fromEarlierPull[i] = true;
                 _trusted[i] = ChunkDigests is not null;
                 continue;
             }
@@ -154,6 +157,7 @@ internal sealed class BlobAssembly : IDisposable
         }
 
         Interlocked.Add(ref _reused, chunk.Length);
+        _fromEarlierPull[index] = true;
         Publish(index, chunk.Length, durable: true);
         return true;
     }
@@ -407,7 +411,7 @@ internal sealed class BlobAssembly : IDisposable
                                 ahead.Add(new HashedAhead(k, hash.Clone(), attempt));
                             }
 
-                            await HashRangeAsync(hashed, writtenEnd, buffer, hash, null, cancellationToken).ConfigureAwait(false);
+                            await HashRangeAsync(k, hashed, writtenEnd, buffer, hash, null, cancellationToken).ConfigureAwait(false);
                             hashed = writtenEnd;
                             Advance(hashed);
                             continue;
@@ -430,7 +434,7 @@ internal sealed class BlobAssembly : IDisposable
                     // whole-blob hash back to the chunk's start and fetch the chunk again.
                     using IncrementalHash before = hash.Clone();
                     using var chunkHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                    await HashRangeAsync(hashed, chunk.End + 1, buffer, hash, chunkHash, cancellationToken).ConfigureAwait(false);
+                    await HashRangeAsync(k, hashed, chunk.End + 1, buffer, hash, chunkHash, cancellationToken).ConfigureAwait(false);
                     _trusted[k] = false;
                     if (ChunkDigests![k].Matches(chunkHash.GetHashAndReset()))
                     {
@@ -448,7 +452,7 @@ internal sealed class BlobAssembly : IDisposable
                     continue;
                 }
 
-                await HashRangeAsync(hashed, usableEnd, buffer, hash, null, cancellationToken).ConfigureAwait(false);
+                await HashRangeAsync(k, hashed, usableEnd, buffer, hash, null, cancellationToken).ConfigureAwait(false);
                 hashed = usableEnd;
                 Advance(hashed);
             }
@@ -464,13 +468,23 @@ internal sealed class BlobAssembly : IDisposable
     /// <summary>A chunk hashed before its digest matched: the whole-blob hash at its start, and which attempt's bytes were read.</summary>
     private sealed record HashedAhead(int Index, IncrementalHash Start, int Attempt);
 
-    /// <summary>Reads bytes [<paramref name="from"/>, <paramref name="to"/>) back from the partial into the hashes.</summary>
-    private async Task HashRangeAsync(long from, long to, byte[] buffer, IncrementalHash hash, IncrementalHash? chunkHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads bytes [<paramref name="from"/>, <paramref name="to"/>) of chunk <paramref name="index"/> back from the
+    /// partial into the hashes: in place from the page cache when this process wrote them, else copied out.
+    /// </summary>
+    private async Task HashRangeAsync(int index, long from, long to, byte[] buffer, IncrementalHash hash, IncrementalHash? chunkHash, CancellationToken cancellationToken)
     {
+        bool inPlace = chunkHash is null && !_fromEarlierPull[index];
         for (long position = from; position < to;)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int want = (int)Math.Min(buffer.Length, to - position);
+            if (inPlace && Partial.TryHashWritten(position, want, hash))
+            {
+                position += want;
+                continue;
+            }
+
             int read = await Partial.ReadAsync(buffer.AsMemory(0, want), position, cancellationToken).ConfigureAwait(false);
             if (read <= 0)
             {

@@ -44,9 +44,9 @@ for run in $(seq "$runs"); do
   echo "run $run/$runs" >&2
   measure "openssl dgst -sha256 (floor)" openssl dgst -sha256 "$blob"
   measure "regc pull, chunk path" "$regc" pull "$name" --insecure --models "$work/out"
-  check "$work/out/blobs/sha256-${blob_digest#sha256:}"
+  keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
   measure "regc pull --no-chunksums (foundation path)" "$regc" pull "$name" --insecure --no-chunksums --models "$work/out"
-  check "$work/out/blobs/sha256-${blob_digest#sha256:}"
+  keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
   measure "curl + sha256sum" bash -c "curl -fsS -o '$work/out/blob' 'http://127.0.0.1:$port/v2/library/regc-demo/blobs/$blob_digest' && sha256sum '$work/out/blob'"
 done
 
@@ -57,9 +57,11 @@ for size in ${CHUNK_SIZES:-}; do
     echo "chunk size $size MiB, run $run/$runs" >&2
     measure "floor@$size" openssl dgst -sha256 "$blob"
     measure "chunks@$size" "$regc" pull "$name" --insecure --models "$work/out"
+    keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
   done
 done
 rm -rf "$work/out"
+check_kept
 
 echo
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob from regc serve (16 MiB chunks), median of $runs runs$(sha_note)"

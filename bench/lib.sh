@@ -11,9 +11,19 @@ measure() { # name command...: appends "seconds rss_kib" to results[name]
   sync
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { echo "$name failed:" >&2; cat "$work/err" >&2; exit 1; }
   results[$name]+="$(cat "$work/time");"
+  echo "  $name: $(cut -d' ' -f1 "$work/time") s" >&2
 }
 check() { # file: fail unless it hashes to the blob digest
   [ "sha256:$(sha256sum "$1" | cut -d' ' -f1)" = "$blob_digest" ] || { echo "wrong bytes in $1" >&2; exit 1; }
+}
+# A measured command's output is checked after all runs, not between them: reading 1 GiB back from disk between two
+# measured commands slowed the next one by about 10% on this VM (its host reclaims guest memory after disk I/O).
+keep() { # file: set it aside for check_kept
+  mkdir -p "$work/kept"
+  mv "$1" "$work/kept/$(ls "$work/kept" | wc -l)"
+}
+check_kept() { # checks and removes every file set aside by keep
+  for f in "$work"/kept/*; do check "$f"; rm -f "$f"; done
 }
 median() { # field number: the median of that field over the ';'-separated results on stdin
   tr ';' '\n' | awk 'NF' | cut -d' ' -f"$1" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'

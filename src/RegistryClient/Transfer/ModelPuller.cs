@@ -223,7 +223,7 @@ public sealed partial class ModelPuller
         var work = Channel.CreateUnbounded<(BlobAssembly Blob, int Index)>();
 
         var assemblies = new ConcurrentBag<BlobAssembly>();
-        using Sha256Lanes? lanes = HashesInLanes(_options) ? new Sha256Lanes() : null;
+        using Sha256Lanes? lanes = HashesInLanes(_options) ? new Sha256Lanes(streams: _options.Concurrency) : null;
         var done = new Dictionary<Digest, Task>();
         var tasks = new List<Task>();
         try

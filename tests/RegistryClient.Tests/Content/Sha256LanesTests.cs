@@ -83,6 +83,32 @@ public sealed class Sha256LanesTests
         Assert.Equal(SHA256.HashData(second), Finish(hash));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task FewerMessagesThanTheStreamsExpected_StillRunAfterTheLinger()
+    {
+        // The engine waits for eight streams; only two ever come. Each batch must run short after its wait,
+        // rather than wait for streams that never start.
+        using var engine = new Sha256Lanes(streams: 8);
+        byte[][] messages = [RandomNumberGenerator.GetBytes(24 << 20), RandomNumberGenerator.GetBytes((17 << 20) + 5)];
+
+        byte[][] digests = await Task.WhenAll(messages.Select(message => Task.Run(async () =>
+        {
+            using LaneSha256 hash = engine.CreateHash();
+            for (int offset = 0; offset < message.Length; offset += 1 << 20)
+            {
+                await hash.AppendAsync(message.AsMemory(offset, Math.Min(1 << 20, message.Length - offset)));
+            }
+
+            return Finish(hash);
+        }, TestContext.Current.CancellationToken)));
+
+        Assert.Equal(SHA256.HashData(messages[0]), digests[0]);
+        Assert.Equal(SHA256.HashData(messages[1]), digests[1]);
+    }
+
+    [Fact]
+    public void Streams_BelowOne_AreRefused() => Assert.Throws<ArgumentOutOfRangeException>(() => new Sha256Lanes(streams: 0));
+
     [Fact]
     public async Task Submit_AfterDispose_IsRefused()
     {

@@ -2,6 +2,8 @@
 # Chunk-path benchmark: regc pulling a blob from `regc serve` through the chunksums path (every chunk verified as it
 # streams, the whole digest in the same pass) beside the foundation path (--no-chunksums: own ranges, whole digest
 # only), curl + sha256sum from the same server, and the single-core SHA-256 floor (openssl dgst) on the same bytes.
+# Every pulled blob is kept and checked after the last run (SIZE x RUNS x 2 of disk meanwhile); each run's time goes
+# to stderr.
 # With CHUNK_SIZES set (MiB, space-separated) it also sweeps the server's chunk size.
 #
 # usage: bench/chunks.sh [SIZE_MIB=1024] [RUNS=5]        e.g. CHUNK_SIZES="4 8 16 32 64" bench/chunks.sh 1024 3

@@ -29,7 +29,7 @@ internal sealed class Sha256Lanes : IDisposable
     private readonly Queue<Job> _waiting = new();
     private readonly Job?[] _lanes = new Job?[Sha256x8.Lanes];
     private readonly int _streams; // how many messages a batch waits for, at most the lanes
-    private long _underfullSince; // engine thread: when the lanes were last found short of the live messages, or 0
+    private long _underfullSince; // engine thread: when the lanes were last found short of the messages a batch waits for, or 0
     private int _live; // messages created and not yet disposed: the most that can fill lanes
     private bool _stopping;
     private Exception? _fault;

@@ -54,6 +54,13 @@ internal static class CommonOptions
         HelpName = "SECONDS",
     };
 
+    public static Option<double?> RequestTimeout() => new("--request-timeout")
+    {
+        Description = "Seconds a manifest, chunksums or token request may take to deliver its first 64 KiB (all of it, when smaller) "
+            + "before it is tried again; after 3 such timeouts the command fails. Default: the stall timeout",
+        HelpName = "SECONDS",
+    };
+
     public static Option<int?> MaxConnections() => new("--max-connections")
     {
         Description = "The most connections open to one host at once (also caps --concurrency). Default: no limit beyond --concurrency",
@@ -81,14 +88,15 @@ internal static class CommonOptions
     };
 
     /// <summary>The transfer options of pull (and later mirror and verify --repair), created together.</summary>
-    public sealed record TransferOptions(Option<double> StallTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<int> Retries, Option<double> RetryWait)
+    public sealed record TransferOptions(Option<double> StallTimeout, Option<double?> RequestTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<int> Retries, Option<double> RetryWait)
     {
-        public static TransferOptions Create() => new(CommonOptions.StallTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Retries(), CommonOptions.RetryWait());
+        public static TransferOptions Create() => new(
+            CommonOptions.StallTimeout(), CommonOptions.RequestTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Retries(), CommonOptions.RetryWait());
 
-        public IEnumerable<Option> All => [StallTimeout, MaxConnections, LimitRate, Retries, RetryWait];
+        public IEnumerable<Option> All => [StallTimeout, RequestTimeout, MaxConnections, LimitRate, Retries, RetryWait];
     }
 
-    /// <summary>Applies the transfer options (a manifest request gets the stall timeout as its limit); throws <see cref="ArgumentException"/> with the option named.</summary>
+    /// <summary>Applies the transfer options (a manifest request gets the stall timeout as its limit unless --request-timeout is given); throws <see cref="ArgumentException"/> with the option named.</summary>
     public static (RegistryClient.Remote.RegistryOptions Registry, RegistryClient.Transfer.PullOptions Pull) ApplyTransferLimits(
         ParseResult result,
         RegistryClient.Remote.RegistryOptions registry,
@@ -98,7 +106,13 @@ internal static class CommonOptions
         double stall = result.GetValue(options.StallTimeout);
         if (!(stall is > 0 and <= 86_400))
         {
-            throw new ArgumentException($"--stall-timeout must be from 0 to 86400 seconds, not {stall}");
+            throw new ArgumentException($"--stall-timeout must be more than 0 and at most 86400 seconds, not {stall}");
+        }
+
+        double request = result.GetValue(options.RequestTimeout) ?? stall;
+        if (!(request is > 0 and <= 86_400))
+        {
+            throw new ArgumentException($"--request-timeout must be more than 0 and at most 86400 seconds, not {request}");
         }
 
         int retries = result.GetValue(options.Retries);
@@ -136,7 +150,7 @@ internal static class CommonOptions
                 MaxConnectionsPerServer = connections,
                 MaxRetries = retries,
                 RetryDelay = TimeSpan.FromSeconds(wait),
-                RequestTimeout = TimeSpan.FromSeconds(stall), // a manifest request that takes a whole stall timeout is stalled too
+                RequestTimeout = TimeSpan.FromSeconds(request), // by default, a manifest request that takes a whole stall timeout is stalled too
             },
             pull with
             {

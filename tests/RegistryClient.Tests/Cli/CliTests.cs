@@ -97,7 +97,7 @@ public sealed class CliTests : IAsyncLifetime
         var (exit, stdout, _) = await RegcProcess.RunAsync(command, "--help");
 
         Assert.Equal(0, exit);
-        foreach (string option in new[] { "--stall-timeout", "--max-connections", "--limit-rate", "--retries", "--retry-wait" })
+        foreach (string option in new[] { "--stall-timeout", "--request-timeout", "--max-connections", "--limit-rate", "--retries", "--retry-wait" })
         {
             Assert.Contains(option, stdout, StringComparison.Ordinal);
         }
@@ -111,6 +111,11 @@ public sealed class CliTests : IAsyncLifetime
         (exit, _, string stderr) = await RegcProcess.RunAsync(args);
         Assert.Equal(2, exit); // refused as a bad command line, before any work
         Assert.StartsWith("error: --stall-timeout", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        (exit, _, stderr) = await RegcProcess.RunAsync([.. args[..^2], "--request-timeout", "0"]);
+        Assert.Equal(2, exit);
+        Assert.StartsWith("error: --request-timeout", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
         (exit, _, stderr) = await RegcProcess.RunAsync(command, "--no-such-option");

@@ -36,7 +36,12 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
     /// <summary>A fault: answers a request itself (true) or lets the real registry answer (false).</summary>
     public delegate Task<bool> Fault(HostileFixture f, HttpContext context, HostileRequest request);
 
-    private sealed record Scenario(Outcome Expect, Fault Fault, string? ErrorContains = null);
+    /// <summary>
+    /// What a scenario does and how it must end. Small requests get <paramref name="RequestTimeout"/> seconds (10 unless
+    /// the scenario is about them), so a machine that runs slow for seconds (seen on this VM after a restart) does not end a pull
+    /// that is about something else; transfers stall after 1 s.
+    /// </summary>
+    private sealed record Scenario(Outcome Expect, Fault Fault, string? ErrorContains = null, double RequestTimeout = 10);
 
     private static Fault Manifest(Func<HostileFixture, byte[]> bytes) => async (f, c, r) =>
     {
@@ -236,10 +241,21 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
             return true;
         }),
 
+        // Every manifest answer takes 1.5 s: over the 1 s stall timeout, under the 10 s --request-timeout.
+        ["slow-manifest-within-request-timeout"] = new(Outcome.Pulled, async (f, c, r) =>
+        {
+            if (r.Kind == "manifest")
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1.5), c.RequestAborted);
+            }
+
+            return false;
+        }),
+
         // Permanent faults and bad data: one line of error, nothing stored.
         ["always-503"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 503)), "503"),
         ["always-stall-blob"] = new(Outcome.Refused, (f, c, r) => f.IsBig(r) ? f.HangAfterHeadersAsync(c, r).ContinueWith(_ => true, TaskScheduler.Default) : Task.FromResult(false), "3 times in a row"),
-        ["always-stall-manifest"] = new(Outcome.Refused, Every("manifest", (f, c, r) => Task.Delay(Timeout.Infinite, c.RequestAborted)), "not answering"),
+        ["always-stall-manifest"] = new(Outcome.Refused, Every("manifest", (f, c, r) => Task.Delay(Timeout.Infinite, c.RequestAborted)), "not answering", RequestTimeout: 1),
         ["manifest-404"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 404, """{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}""")), "not found"),
         ["manifest-401"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 401, """{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}""")), "401"),
         ["blob-403"] = new(Outcome.Refused, Every("blob", (f, c, r) => HostileFixture.AnswerAsync(c, 403)), "403"),
@@ -331,7 +347,7 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
         {
             var target = new ModelStore(_temp.Combine("store"));
             string sentinel = StoreAuditor.CreateSentinel(_temp.Path);
-            (int exit, string stdout, string stderr, long peakKiB) = await PullAsync(target.Root);
+            (int exit, string stdout, string stderr, long peakKiB) = await PullAsync(target.Root, scenario.RequestTimeout);
 
             AuditAfter(name, scenario.Expect, target, sentinel, exit, stdout, stderr, peakKiB, scenario.ErrorContains);
             if (name == "redirect-to-storage-host")
@@ -433,9 +449,9 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
         AuditAfter(name, Outcome.Refused, target, sentinel, exit, stdout, stderr, peakKiB, null);
     }
 
-    private Task<(int ExitCode, string Stdout, string Stderr, long PeakRssKiB)> PullAsync(string store) => RegcProcess.RunMeasuredAsync(
+    private Task<(int ExitCode, string Stdout, string Stderr, long PeakRssKiB)> PullAsync(string store, double requestTimeout) => RegcProcess.RunMeasuredAsync(
         "pull", $"http://{fixture.Registry.HostAndPort}/{HostileFixture.Repository}:latest", "--models", store,
-        "--stall-timeout", "1", "--retries", "4", "--retry-wait", "0.05");
+        "--stall-timeout", "1", "--request-timeout", requestTimeout.ToString(System.Globalization.CultureInfo.InvariantCulture), "--retries", "4", "--retry-wait", "0.05");
 
     private void AuditAfter(string name, Outcome expect, ModelStore target, string sentinel, int exit, string stdout, string stderr, long peakKiB, string? errorContains)
     {

@@ -15,9 +15,12 @@ namespace RegistryClient.Content;
 /// </para>
 /// <para>
 /// A batch short of the streams the caller runs waits up to <see cref="Linger"/> for more, even when no other message
-/// is live. That holds back streams that run ahead: in a pull, a chunk fetched faster than the blob's hash reads it
-/// only sits in the hash window, and keeps the next chunks from starting. Held back, the window's chunks stream
-/// together and share the lanes: a 1 GiB pull went from 2.9 to 6.7 busy lanes of 8, with 0.6 s less CPU.
+/// is live, as long as more messages are still to come (<see cref="Expect"/>). That holds back streams that run ahead:
+/// in a pull, a chunk fetched faster than the blob's hash reads it only sits in the hash window, and keeps the next
+/// chunks from starting. Held back, the window's chunks stream together and share the lanes: a 1 GiB pull went from
+/// 2.9 to 6.7 busy lanes of 8, with 0.6 s less CPU. Once no more are to come (a blob's last chunks), a batch waits
+/// only for the live messages: waiting for streams that will never start throttled the last chunks to a few lanes
+/// per 5 ms while the blob's hash waited for them.
 /// </para>
 /// </remarks>
 internal sealed class Sha256Lanes : IDisposable
@@ -31,13 +34,15 @@ internal sealed class Sha256Lanes : IDisposable
     private readonly int _streams; // how many messages a batch waits for, at most the lanes
     private long _underfullSince; // engine thread: when the lanes were last found short of the messages a batch waits for, or 0
     private int _live; // messages created and not yet disposed: the most that can fill lanes
+    private int _expected; // messages announced (Expect) and not yet created; may go below zero (retries), read as zero
     private bool _stopping;
     private Exception? _fault;
 
     /// <summary>Starts the engine's thread.</summary>
     /// <param name="streams">
-    /// How many messages the caller means to hash at once (a pull's concurrency); a batch waits briefly for that many
-    /// (at most eight) before it runs with fewer. Default 1: a batch waits only for messages already live.
+    /// How many messages the caller means to hash at once (a pull's concurrency); while more are announced
+    /// (<see cref="Expect"/>), a batch waits briefly for that many (at most eight) before it runs with fewer. Default 1:
+    /// a batch waits only for messages already live.
     /// </param>
     /// <exception cref="PlatformNotSupportedException">The CPU lacks AVX2 (<see cref="Sha256x8.IsSupported"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="streams"/> is less than 1.</exception>
@@ -54,12 +59,33 @@ internal sealed class Sha256Lanes : IDisposable
         new Thread(Run) { IsBackground = true, Name = "regc sha256 lanes" }.Start();
     }
 
-    /// <summary>A new message hashed in this engine's lanes.</summary>
+    /// <summary>A new message hashed in this engine's lanes; it counts against the messages announced by <see cref="Expect"/>.</summary>
     public LaneSha256 CreateHash()
     {
+        Interlocked.Decrement(ref _expected);
         Interlocked.Increment(ref _live);
         return new LaneSha256(this);
     }
+
+    /// <summary>
+    /// Announces <paramref name="messages"/> more messages to come (a blob's chunks to fetch), or, negative, takes back
+    /// announced ones that will not come. While none are announced, a batch waits only for the live messages.
+    /// </summary>
+    public void Expect(int messages)
+    {
+        Interlocked.Add(ref _expected, messages);
+        lock (_gate)
+        {
+            Monitor.Pulse(_gate);
+        }
+    }
+
+    /// <summary>
+    /// How many busy lanes a batch waits for (up to <see cref="Linger"/>): every live message, and the caller's
+    /// <paramref name="streams"/> while enough messages are still to come; never more than the lanes.
+    /// </summary>
+    internal static int BatchTarget(int live, int coming, int streams) =>
+        Math.Min(Math.Max(live, Math.Min(streams, live + Math.Max(coming, 0))), Sha256x8.Lanes);
 
     /// <summary>A message is done: a batch no longer waits for it.</summary>
     internal void Release()
@@ -108,9 +134,9 @@ internal sealed class Sha256Lanes : IDisposable
     }
 
     /// <summary>
-    /// Moves waiting work into free lanes; waits while there is none at all. While fewer lanes are busy than there are
-    /// live messages, waits up to <see cref="Linger"/> for the others' bytes: the rounds cost about the same for one
-    /// busy lane as for eight, so on a busy machine a lane run alone costs the CPU up to eight times its share.
+    /// Moves waiting work into free lanes; waits while there is none at all. While fewer lanes are busy than the
+    /// <see cref="BatchTarget"/>, waits up to <see cref="Linger"/> for the others' bytes: the rounds cost about the same
+    /// for one busy lane as for eight, so on a busy machine a lane run alone costs the CPU up to eight times its share.
     /// False once stopping and idle.
     /// </summary>
     private bool Admit(uint[] state)
@@ -142,7 +168,7 @@ internal sealed class Sha256Lanes : IDisposable
                     continue;
                 }
 
-                if (busy >= Math.Min(Math.Max(Volatile.Read(ref _live), _streams), _lanes.Length) || _stopping)
+                if (busy >= BatchTarget(Volatile.Read(ref _live), Volatile.Read(ref _expected), _streams) || _stopping)
                 {
                     return true;
                 }

@@ -320,9 +320,16 @@ public sealed partial class ModelPuller
         }
 
         assemblies.Add(assembly);
+        int queued = 0;
         foreach (int index in assembly.Resume(listDigest))
         {
             work.TryWrite((assembly, index));
+            queued++;
+        }
+
+        if (assembly.ChunkDigests is not null)
+        {
+            lanes?.Expect(queued); // each is hashed in the lanes as it streams
         }
 
         if (assembly.Reused > 0)
@@ -446,6 +453,10 @@ public sealed partial class ModelPuller
                 if (!await blob.TryReuseAsync(index, memory, cancellationToken).ConfigureAwait(false))
                 {
                     await FetchChunkAsync(blob, index, memory, cancellationToken).ConfigureAwait(false);
+                }
+                else if (blob.ChunkDigests is not null)
+                {
+                    blob.Lanes?.Expect(-1); // announced, but taken from the disk: never streams through the lanes
                 }
             }
         });

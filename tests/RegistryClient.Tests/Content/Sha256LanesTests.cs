@@ -86,9 +86,10 @@ public sealed class Sha256LanesTests
     [Fact(Timeout = 60_000)]
     public async Task FewerMessagesThanTheStreamsExpected_StillRunAfterTheLinger()
     {
-        // The engine waits for eight streams; only two ever come. Each batch must run short after its wait,
-        // rather than wait for streams that never start.
+        // The engine waits for eight streams, and eight messages are announced; only two ever come. Each batch must
+        // run short after its wait, rather than wait for streams that never start.
         using var engine = new Sha256Lanes(streams: 8);
+        engine.Expect(8);
         byte[][] messages = [RandomNumberGenerator.GetBytes(24 << 20), RandomNumberGenerator.GetBytes((17 << 20) + 5)];
 
         byte[][] digests = await Task.WhenAll(messages.Select(message => Task.Run(async () =>
@@ -104,6 +105,19 @@ public sealed class Sha256LanesTests
 
         Assert.Equal(SHA256.HashData(messages[0]), digests[0]);
         Assert.Equal(SHA256.HashData(messages[1]), digests[1]);
+    }
+
+    [Theory]
+    [InlineData(2, 6, 8, 8)] // more to come: wait for the caller's streams
+    [InlineData(2, 100, 8, 8)]
+    [InlineData(2, 3, 8, 5)] // only three more will come
+    [InlineData(2, 0, 8, 2)] // none to come (a blob's last chunks): only the live ones
+    [InlineData(3, -2, 8, 3)] // retries created more than announced
+    [InlineData(12, 0, 8, 8)] // never more than the lanes
+    [InlineData(1, 100, 1, 1)] // one stream: never waits for another
+    public void BatchTarget_WaitsForStreamsOnlyWhileMoreMessagesAreToCome(int live, int coming, int streams, int expected)
+    {
+        Assert.Equal(expected, Sha256Lanes.BatchTarget(live, coming, streams));
     }
 
     [Fact]

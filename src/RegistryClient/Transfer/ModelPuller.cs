@@ -320,16 +320,15 @@ public sealed partial class ModelPuller
         }
 
         assemblies.Add(assembly);
-        int queued = 0;
-        foreach (int index in assembly.Resume(listDigest))
-        {
-            work.TryWrite((assembly, index));
-            queued++;
-        }
-
+        List<int> remaining = assembly.Resume(listDigest);
         if (assembly.ChunkDigests is not null)
         {
-            lanes?.Expect(queued); // each is hashed in the lanes as it streams
+            lanes?.Expect(remaining.Count); // announced before any starts: each is hashed in the lanes as it streams
+        }
+
+        foreach (int index in remaining)
+        {
+            work.TryWrite((assembly, index));
         }
 
         if (assembly.Reused > 0)

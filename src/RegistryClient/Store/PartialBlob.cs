@@ -24,6 +24,10 @@ internal sealed class PartialBlob : IDisposable
 
     private readonly ModelStore _store;
     private readonly SafeFileHandle _handle;
+    private readonly Lock _directGate = new();
+    private SafeFileHandle? _direct; // the same file past the page cache (DirectIo), opened at the first aligned write
+    private bool _directTried;
+    private volatile bool _wroteDirect;
 
     private PartialBlob(ModelStore store, Descriptor descriptor, string path, SafeFileHandle handle, long existingLength)
     {
@@ -310,17 +314,93 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
-    /// <summary>Writes bytes at their final offset.</summary>
+    /// <summary>
+    /// Writes bytes at their final offset. Whole aligned blocks of a <see cref="ReceiveBuffer"/> go past the page cache
+    /// where the file system allows it (<see cref="DirectIo"/>); everything else, and everything on file systems
+    /// that refuse it, through the page cache.
+    /// </summary>
     /// <exception cref="StoreException">The write failed (disk full, I/O error); the message names the store.</exception>
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken)
     {
         try
         {
+            if (ReceiveBuffer.TryGet(data, out ReceiveBuffer? buffer, out int index) && DirectHandle() is { } direct)
+            {
+                (int head, int middle) = DirectIo.Split(buffer!.AddressOf(index), offset, data.Length);
+                if (middle > 0)
+                {
+                    if (head > 0)
+                    {
+                        await RandomAccess.WriteAsync(_handle, data[..head], offset, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await WriteDirectAsync(direct, data.Slice(head, middle), offset + head, cancellationToken).ConfigureAwait(false);
+                    data = data[(head + middle)..];
+                    offset += head + middle;
+                    if (data.IsEmpty)
+                    {
+                        return;
+                    }
+                }
+            }
+
             await RandomAccess.WriteAsync(_handle, data, offset, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException e)
         {
             throw Translate(e, _store, Descriptor.Digest, "write");
+        }
+    }
+
+    /// <summary>
+    /// True once some bytes went past the page cache: read back with <see cref="ReadAsync"/> then, not with
+    /// <see cref="TryHashWritten"/> (a mapping would read them from the disk, where a failure is SIGBUS).
+    /// </summary>
+    public bool WroteDirect => _wroteDirect;
+
+    private async ValueTask WriteDirectAsync(SafeFileHandle direct, ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RandomAccess.WriteAsync(direct, data, offset, cancellationToken).ConfigureAwait(false);
+            _wroteDirect = true;
+        }
+        catch (IOException e) when (DirectIo.IsRefusal(e))
+        {
+            // The file system or the device will not take these (a larger block size, no O_DIRECT for writes):
+            // the page cache from now on.
+            lock (_directGate)
+            {
+                _direct = null;
+            }
+
+            direct.Dispose();
+            await RandomAccess.WriteAsync(_handle, data, offset, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The direct handle, opened on first use; null where direct writes are off, impossible or refused.</summary>
+    private SafeFileHandle? DirectHandle()
+    {
+        lock (_directGate)
+        {
+            if (!_directTried && !_handle.IsClosed)
+            {
+                _directTried = true;
+                _direct = DirectIo.TryOpen(Path);
+            }
+
+            return _direct;
+        }
+    }
+
+    private void CloseDirect()
+    {
+        lock (_directGate)
+        {
+            _direct?.Dispose();
+            _direct = null;
+            _directTried = true;
         }
     }
 
@@ -375,6 +455,7 @@ internal sealed class PartialBlob : IDisposable
         }
 
         PageCache.Drop(_handle, 0, length); // flushed, so clean: a pull leaves no blob in the page cache
+        CloseDirect();
         _handle.Dispose();
         _store.CommitVerifiedBlob(Path, Descriptor.Digest);
         RemoveCompanions();
@@ -384,6 +465,7 @@ internal sealed class PartialBlob : IDisposable
     /// <summary>Closes and removes the partial file (after a digest mismatch: its bytes are known bad).</summary>
     public void Discard()
     {
+        CloseDirect();
         _handle.Dispose();
         File.Delete(Path);
         RemoveCompanions();
@@ -402,6 +484,7 @@ internal sealed class PartialBlob : IDisposable
     {
         if (!_handle.IsClosed)
         {
+            CloseDirect();
             _handle.Dispose();
             ReleaseClaim();
             Active.TryRemove(Path, out _);

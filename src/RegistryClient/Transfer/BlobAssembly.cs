@@ -35,6 +35,7 @@ internal sealed class BlobAssembly : IDisposable
     private readonly ConcurrentQueue<int> _toMark = new();
     private readonly IProgress<TransferProgress>? _progress;
     private readonly PriorityQueue<int, long> _deferred = new(); // chunks beyond the window, by offset
+    private readonly SortedList<long, Held> _held = []; // received bytes kept in memory until the hash reads them, by offset
     private ResumeMarker? _marker;
     private long _hashed; // the whole-blob hash has read this far
     private long _dropped; // cached pages before this were given back
@@ -80,6 +81,12 @@ internal sealed class BlobAssembly : IDisposable
     /// share the cores, and the page cache holds at most about this much unhashed data.
     /// </summary>
     public required long HashWindow { get; init; }
+
+    /// <summary>
+    /// The pull's receive buffers, or null: bytes received into one stay there until the whole-blob hash reads them
+    /// (no read back from the file), which lets the file be written past the page cache.
+    /// </summary>
+    public ReceiveBufferPool? Buffers { get; init; }
 
     /// <summary>The pull's engine hashing chunks in shared lanes, or null to hash each chunk through OpenSSL.</summary>
     public Sha256Lanes? Lanes { get; init; }
@@ -219,9 +226,15 @@ internal sealed class BlobAssembly : IDisposable
         Wake();
     }
 
-    /// <summary>Own ranges: chunk <paramref name="index"/> now has <paramref name="writtenFromStart"/> bytes in place.</summary>
-    public void OnWritten(int index, long writtenFromStart, int justWritten)
+    /// <summary>
+    /// Own ranges: chunk <paramref name="index"/> now has <paramref name="writtenFromStart"/> bytes in place, the last
+    /// of them <paramref name="written"/>. When those lie in a <see cref="ReceiveBuffer"/>, the buffer is the
+    /// assembly's now: it keeps them for the whole-blob hash and gives the buffer back.
+    /// </summary>
+    public void OnWritten(int index, long writtenFromStart, ReadOnlyMemory<byte> written)
     {
+        int justWritten = written.Length;
+        Hold(index, Chunks[index].Start + writtenFromStart - justWritten, written);
         Interlocked.Add(ref _downloaded, justWritten);
         Publish(index, writtenFromStart, durable: writtenFromStart == Chunks[index].Length);
     }
@@ -229,9 +242,13 @@ internal sealed class BlobAssembly : IDisposable
     /// <summary>
     /// Chunk digests: chunk <paramref name="index"/> now has <paramref name="writtenFromStart"/> bytes in place, not yet
     /// verified. The whole-blob hash may read them ahead of the chunk's digest (and rolls back if they are thrown away).
+    /// A <see cref="ReceiveBuffer"/> holding the last of them (<paramref name="written"/>) is the assembly's now, as in
+    /// <see cref="OnWritten"/>.
     /// </summary>
-    public void OnReceived(int index, long writtenFromStart, int justWritten)
+    public void OnReceived(int index, long writtenFromStart, ReadOnlyMemory<byte> written)
     {
+        int justWritten = written.Length;
+        Hold(index, Chunks[index].Start + writtenFromStart - justWritten, written);
         Interlocked.Add(ref _downloaded, justWritten);
         Volatile.Write(ref _written[index], writtenFromStart);
         ReportRunning();
@@ -261,9 +278,87 @@ internal sealed class BlobAssembly : IDisposable
     /// <summary>The chunk's bytes in place are void: a new attempt writes it from its start (and a hash of the old ones is rolled back).</summary>
     private void Forget(int index)
     {
+        ReleaseHeld(Chunks[index].Start, Chunks[index].End + 1);
         Interlocked.Increment(ref _attempts[index]);
         Volatile.Write(ref _written[index], 0);
         Wake();
+    }
+
+    /// <summary>Keeps bytes of chunk <paramref name="index"/> from <paramref name="position"/> on that lie in a receive buffer until the hash reads them.</summary>
+    private void Hold(int index, long position, ReadOnlyMemory<byte> bytes)
+    {
+        if (!ReceiveBuffer.TryGet(bytes, out ReceiveBuffer? buffer, out int start))
+        {
+            return;
+        }
+
+        lock (_held)
+        {
+            if (_held.Remove(position, out Held replaced))
+            {
+                replaced.Buffer.Pool.Return(replaced.Buffer);
+            }
+
+            _held.Add(position, new Held(buffer!, start, bytes.Length, index, Volatile.Read(ref _attempts[index])));
+        }
+    }
+
+    /// <summary>Gives back the buffers of held bytes that start in [<paramref name="from"/>, <paramref name="to"/>).</summary>
+    private void ReleaseHeld(long from, long to)
+    {
+        lock (_held)
+        {
+            for (int i = _held.Count - 1; i >= 0; i--)
+            {
+                long position = _held.Keys[i];
+                if (position >= from && position < to)
+                {
+                    _held.Values[i].Buffer.Pool.Return(_held.Values[i].Buffer);
+                    _held.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes the held bytes that start at <paramref name="position"/>; else says where the next held bytes start (or
+    /// long.MaxValue). Bytes of an attempt since thrown away are given back on the way, never taken.
+    /// </summary>
+    private bool TryTakeHeld(long position, out Held held, out long next)
+    {
+        lock (_held)
+        {
+            next = long.MaxValue;
+            for (int i = _held.IndexOfKey(position) is int at and >= 0 ? at : 0; i < _held.Count; i++)
+            {
+                long start = _held.Keys[i];
+                if (start < position)
+                {
+                    continue;
+                }
+
+                Held candidate = _held.Values[i];
+                if (candidate.Attempt != Volatile.Read(ref _attempts[candidate.Chunk]))
+                {
+                    candidate.Buffer.Pool.Return(candidate.Buffer);
+                    _held.RemoveAt(i--);
+                    continue;
+                }
+
+                if (start == position)
+                {
+                    _held.RemoveAt(i);
+                    held = candidate;
+                    return true;
+                }
+
+                next = start;
+                break;
+            }
+
+            held = default;
+            return false;
+        }
     }
 
     private void Publish(int index, long usable, bool durable)
@@ -465,20 +560,49 @@ internal sealed class BlobAssembly : IDisposable
         }
     }
 
+    /// <summary>Bytes of attempt <paramref name="Attempt"/> at chunk <paramref name="Chunk"/>, held in a receive buffer from index <paramref name="Start"/>.</summary>
+    private readonly record struct Held(ReceiveBuffer Buffer, int Start, int Length, int Chunk, int Attempt);
+
     /// <summary>A chunk hashed before its digest matched: the whole-blob hash at its start, and which attempt's bytes were read.</summary>
     private sealed record HashedAhead(int Index, IncrementalHash Start, int Attempt);
 
     /// <summary>
-    /// Reads bytes [<paramref name="from"/>, <paramref name="to"/>) of chunk <paramref name="index"/> back from the
-    /// partial into the hashes: in place from the page cache when this process wrote them, else copied out.
+    /// Hashes bytes [<paramref name="from"/>, <paramref name="to"/>) of chunk <paramref name="index"/>: from memory where
+    /// they are held in receive buffers (which go back to the pool), else read back from the partial, in place from the
+    /// page cache when this process wrote them there, else copied out.
     /// </summary>
     private async Task HashRangeAsync(int index, long from, long to, byte[] buffer, IncrementalHash hash, IncrementalHash? chunkHash, CancellationToken cancellationToken)
     {
-        bool inPlace = chunkHash is null && !_fromEarlierPull[index];
         for (long position = from; position < to;)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int want = (int)Math.Min(buffer.Length, to - position);
+            if (TryTakeHeld(position, out Held held, out long next))
+            {
+                int take = (int)Math.Min(held.Length, to - position);
+                ReadOnlySpan<byte> bytes = held.Buffer.Memory.Span.Slice(held.Start, take);
+                hash.AppendData(bytes);
+                chunkHash?.AppendData(bytes);
+                position += take;
+                if (take < held.Length)
+                {
+                    lock (_held)
+                    {
+                        if (!_held.TryAdd(position, held with { Start = held.Start + take, Length = held.Length - take }))
+                        {
+                            held.Buffer.Pool.Return(held.Buffer); // newer bytes are held there already
+                        }
+                    }
+                }
+                else
+                {
+                    held.Buffer.Pool.Return(held.Buffer);
+                }
+
+                continue;
+            }
+
+            int want = (int)Math.Min(Math.Min(buffer.Length, to - position), next - position);
+            bool inPlace = chunkHash is null && !_fromEarlierPull[index] && !Partial.WroteDirect;
             if (inPlace && Partial.TryHashWritten(position, want, hash))
             {
                 position += want;
@@ -546,6 +670,7 @@ internal sealed class BlobAssembly : IDisposable
 
     public void Dispose()
     {
+        ReleaseHeld(0, long.MaxValue);
         _marker?.Dispose();
         Partial.Dispose();
         _signal.Dispose();

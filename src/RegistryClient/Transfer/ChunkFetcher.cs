@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Remote;
+using RegistryClient.Store;
 
 namespace RegistryClient.Transfer;
 
@@ -152,7 +153,7 @@ internal sealed class ChunkFetcher
 
                     if (skip <= 0)
                     {
-                        await PlaceAsync(blob, index, buffer[..filled], position, hash, cancellationToken).ConfigureAwait(false);
+                        await PlaceAsync(blob, index, buffer[..filled], position, hash, held: null, cancellationToken).ConfigureAwait(false);
                         received += filled;
                     }
 
@@ -177,19 +178,33 @@ internal sealed class ChunkFetcher
 
     /// <summary>
     /// Writes received bytes at their offset and reports them: own ranges become usable as they land; with chunk
-    /// digests the bytes feed the chunk's hash and count as received until the chunk is verified.
+    /// digests the bytes feed the chunk's hash and count as received until the chunk is verified. A receive buffer
+    /// the bytes lie in (<paramref name="held"/>) goes to the assembly with them, or back to its pool on failure.
     /// </summary>
-    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, ChunkHash? hash, CancellationToken cancellationToken)
+    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, ChunkHash? hash, ReceiveBuffer? held, CancellationToken cancellationToken)
     {
-        await blob.Partial.WriteAsync(data, position, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await blob.Partial.WriteAsync(data, position, cancellationToken).ConfigureAwait(false);
+            if (hash is not null)
+            {
+                await hash.AppendAsync(data).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            held?.Pool.Return(held);
+            throw;
+        }
+
+        long writtenFromStart = position + data.Length - blob.Chunks[index].Start;
         if (hash is null)
         {
-            blob.OnWritten(index, position + data.Length - blob.Chunks[index].Start, data.Length);
+            blob.OnWritten(index, writtenFromStart, data);
         }
         else
         {
-            await hash.AppendAsync(data).ConfigureAwait(false);
-            blob.OnReceived(index, position + data.Length - blob.Chunks[index].Start, data.Length);
+            blob.OnReceived(index, writtenFromStart, data);
         }
     }
 
@@ -267,24 +282,37 @@ internal sealed class ChunkFetcher
             {
                 while (position <= chunk.End)
                 {
-                    int want = (int)Math.Min(buffer.Length, chunk.End - position + 1);
+                    // Into a pooled receive buffer when one is free (its bytes then wait there for the blob's hash),
+                    // else into the worker's own.
+                    ReceiveBuffer? held = blob.Buffers?.TryRent();
+                    int want = (int)Math.Min(held?.Pool.BufferSize ?? buffer.Length, chunk.End - position + 1);
+                    Memory<byte> target = held?.For(position, want) ?? buffer[..want];
                     ExceptionDispatchInfo? broken = null;
                     int filled;
                     try
                     {
-                        filled = await ReadFullAsync(body, buffer[..want], stall, watch, cancellationToken).ConfigureAwait(false);
+                        filled = await ReadFullAsync(body, target, stall, watch, cancellationToken).ConfigureAwait(false);
                     }
                     catch (PartialReadException e)
                     {
                         filled = e.Filled; // keep what arrived before the break, below
                         broken = ExceptionDispatchInfo.Capture(e.InnerException!);
                     }
+                    catch
+                    {
+                        held?.Pool.Return(held);
+                        throw;
+                    }
 
                     if (filled > 0)
                     {
-                        await PlaceAsync(blob, index, buffer[..filled], position, hash, cancellationToken).ConfigureAwait(false);
+                        await PlaceAsync(blob, index, target[..filled], position, hash, held, cancellationToken).ConfigureAwait(false);
                         position += filled;
                         cursor.Position = position;
+                    }
+                    else
+                    {
+                        held?.Pool.Return(held);
                     }
 
                     broken?.Throw();

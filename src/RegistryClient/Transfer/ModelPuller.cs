@@ -224,13 +224,16 @@ public sealed partial class ModelPuller
 
         var assemblies = new ConcurrentBag<BlobAssembly>();
         using Sha256Lanes? lanes = HashesInLanes(_options) ? new Sha256Lanes(streams: _options.Concurrency) : null;
+        ReceiveBufferPool? buffers = _options.HoldReceivedBytes
+            ? new ReceiveBufferPool(_options.BufferSize, _options.ReceiveBufferBytes ?? (_options.HashWindow + HeldChunkAllowance + (2L * _options.Concurrency * _options.BufferSize)))
+            : null;
         var done = new Dictionary<Digest, Task>();
         var tasks = new List<Task>();
         try
         {
             foreach (Descriptor descriptor in toFetch)
             {
-                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, lanes, cts.Token);
+                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, lanes, buffers, cts.Token);
                 done.Add(descriptor.Digest, blob);
                 tasks.Add(Guard(blob, Fail));
             }
@@ -275,6 +278,12 @@ public sealed partial class ModelPuller
     internal static bool HashesInLanes(PullOptions options) =>
         options.HashChunksInLanes ?? (Sha256x8.BeatsOpenSsl && options.Concurrency >= MinLaneConcurrency);
 
+    /// <summary>
+    /// Held bytes beyond the hash window a pull's receive buffers allow for: a chunk that starts just inside the window
+    /// ends up to a chunk later (16 MiB for <c>regc serve</c>); with larger chunks the rest goes through the page cache.
+    /// </summary>
+    private const long HeldChunkAllowance = 32L << 20;
+
     /// <summary>Parallel ranges from which chunk digests are hashed in lanes.</summary>
     internal const int MinLaneConcurrency = 4;
 
@@ -284,7 +293,7 @@ public sealed partial class ModelPuller
     /// commits the blob as they land.
     /// </summary>
     private async Task FetchBlobAsync(
-        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, Sha256Lanes? lanes, CancellationToken cancellationToken)
+        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, Sha256Lanes? lanes, ReceiveBufferPool? buffers, CancellationToken cancellationToken)
     {
         PartialBlob? partial = await ClaimAsync(descriptor, cancellationToken).ConfigureAwait(false);
         if (partial is null)
@@ -311,6 +320,7 @@ public sealed partial class ModelPuller
                 Requeue = (blob, index) => work.TryWrite((blob, index)),
                 HashWindow = _options.HashWindow,
                 Lanes = lanes,
+                Buffers = buffers,
             };
         }
         catch

@@ -39,6 +39,16 @@ public sealed record PullOptions
     /// </summary>
     public long HashWindow { get; init; } = 128L << 20;
 
+    /// <summary>
+    /// Keep received bytes in memory until the whole-blob hash has read them (true, default), in pooled buffers of at
+    /// most <see cref="HashWindow"/> plus a few reads per worker, and write them past the page cache where the file
+    /// system allows it; or read them back from the file (false). For tests and measurements.
+    /// </summary>
+    internal bool HoldReceivedBytes { get; init; } = true;
+
+    /// <summary>Bytes the held receive buffers may take together; null (default) means <see cref="HashWindow"/> plus 32 MiB plus two reads per worker. For tests.</summary>
+    internal long? ReceiveBufferBytes { get; init; }
+
     /// <summary>Chunk digests in the eight-lane engine (true) or through OpenSSL (false); null (default) picks by CPU and concurrency. For tests and measurements.</summary>
     internal bool? HashChunksInLanes { get; init; }
 

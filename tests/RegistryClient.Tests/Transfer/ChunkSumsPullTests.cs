@@ -367,6 +367,46 @@ public sealed class ChunkSumsPullTests : IDisposable
         StoreAuditor.AssertConsistent(_target);
     }
 
+    [Theory]
+    [InlineData(true, null)] // every read held in memory for the blob's hash
+    [InlineData(true, 2)] // two receive buffers for four streams: most bytes are read back from the file
+    [InlineData(false, null)] // none held: every byte read back from the file
+    public async Task Pull_WithHeldOrReadBackBytes_AChunkCutAtAnOddByteThenFoundCorrupt_StoresTheBlob(bool hold, int? buffers)
+    {
+        // Chunk 2's first answer has a flipped byte and breaks after an odd number of bytes; the rest comes from there
+        // (unaligned for direct writes), the chunk fails its digest, and a new attempt starts at its first byte. The
+        // first attempt's bytes held at offsets the second does not reuse must not reach the blob's hash.
+        const int Odd = 10_007;
+        int cut = 0;
+        string chunk2 = $"bytes={2 * ChunkSize}-{(3 * ChunkSize) - 1}";
+        await using FaultServer server = await ServeAsync(Text(TrueList()), null, async context =>
+        {
+            if (context.Request.Headers.Range.ToString() != chunk2 || Interlocked.Exchange(ref cut, 1) != 0)
+            {
+                return false;
+            }
+
+            byte[] bytes = _layer.AsSpan(2 * ChunkSize, Odd).ToArray();
+            bytes[5] ^= 0x40;
+            context.Response.StatusCode = 206;
+            context.Response.Headers.ContentRange = $"bytes {2 * ChunkSize}-{(3 * ChunkSize) - 1}/{LayerSize}";
+            context.Response.ContentLength = ChunkSize;
+            await context.Response.Body.WriteAsync(bytes);
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(300); // let the client read what was sent: a reset drops unread bytes
+            context.Abort();
+            return true;
+        });
+
+        await Puller(new PullOptions { BufferSize = 16 << 10, Concurrency = 4, HoldReceivedBytes = hold, ReceiveBufferBytes = buffers * (16 << 10) })
+            .PullAsync([Name(server)], TestContext.Current.CancellationToken);
+
+        Assert.Single(server.Requests, r => r.Range == $"bytes={(2 * ChunkSize) + Odd}-{(3 * ChunkSize) - 1}");
+        Assert.Equal(2, server.Requests.Count(r => r.Range == chunk2));
+        Assert.Equal(_layer, await File.ReadAllBytesAsync(_target.GetBlobPath(LayerDigest), TestContext.Current.CancellationToken));
+        StoreAuditor.AssertConsistent(_target);
+    }
+
     /// <summary>A registry with the true list, whose blob bytes per request come from <paramref name="content"/>.</summary>
     private Task<FaultServer> FaultServerFor(Func<HttpContext, byte[]> content)
     {

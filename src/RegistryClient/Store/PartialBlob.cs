@@ -27,6 +27,7 @@ internal sealed class PartialBlob : IDisposable
     private readonly Lock _directGate = new();
     private SafeFileHandle? _direct; // the same file past the page cache (DirectIo), opened at the first aligned write
     private bool _directTried;
+    private bool _directRefused; // a direct write was refused: the handle stays open (others may be writing) but unused
     private volatile bool _wroteDirect;
 
     private PartialBlob(ModelStore store, Descriptor descriptor, string path, SafeFileHandle handle, long existingLength)
@@ -368,13 +369,12 @@ internal sealed class PartialBlob : IDisposable
         catch (IOException e) when (DirectIo.IsRefusal(e))
         {
             // The file system or the device will not take these (a larger block size, no O_DIRECT for writes):
-            // the page cache from now on.
+            // the page cache from now on. The handle is closed with the file, as other writes may be using it.
             lock (_directGate)
             {
-                _direct = null;
+                _directRefused = true;
             }
 
-            direct.Dispose();
             await RandomAccess.WriteAsync(_handle, data, offset, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -390,7 +390,7 @@ internal sealed class PartialBlob : IDisposable
                 _direct = DirectIo.TryOpen(Path);
             }
 
-            return _direct;
+            return _directRefused ? null : _direct;
         }
     }
 

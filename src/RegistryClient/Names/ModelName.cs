@@ -26,6 +26,8 @@ public sealed class ModelName : IEquatable<ModelName>
 
     private const int MaxPartLength = 80;
     private const int MaxHostLength = 350;
+    private const int MaxDnsNameLength = 253;
+    private const int MaxDnsLabelLength = 63;
 
     private static readonly string[] s_reservedNames =
     [
@@ -267,7 +269,24 @@ public sealed class ModelName : IEquatable<ModelName>
             return $"the host is longer than {MaxHostLength} characters";
         }
 
-        return CheckChars("host", name, allowDot: true, maxLength: MaxHostLength);
+        string? error = CheckChars("host", name, allowDot: true, maxLength: MaxHostLength);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        // What DNS (and a URL) can carry: at most 253 characters, each dot-separated label at most 63.
+        if (name.Length > MaxDnsNameLength)
+        {
+            return $"the host name is {name.Length} characters long; a DNS name has at most {MaxDnsNameLength}";
+        }
+
+        if (name.Split('.').FirstOrDefault(label => label.Length > MaxDnsLabelLength) is { } longLabel)
+        {
+            return $"the host name part \"{Quote(longLabel[..20])}…\" is {longLabel.Length} characters long; a DNS label has at most {MaxDnsLabelLength}";
+        }
+
+        return Uri.TryCreate($"http://{host}/", UriKind.Absolute, out _) ? null : $"the host \"{Quote(host)}\" is not a valid host name";
     }
 
     private static string? CheckPart(string what, string part, bool allowDot)

@@ -49,7 +49,7 @@ public static class RegistryClientServices
             AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
-            ConnectTimeout = TimeSpan.FromSeconds(30),
+            ConnectTimeout = options?.ConnectTimeout ?? new RegistryOptions().ConnectTimeout,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         };

@@ -73,6 +73,13 @@ public sealed record RegistryOptions
     /// </summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long setting up one connection (TCP, and TLS) may take before it fails, in the handler
+    /// <see cref="RegistryClientServices.CreateHandler"/> makes. On the first request to a registry the failure is
+    /// reported at once; later it is retried like any dropped connection. Default 10 s.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The most connections open to one host at once (<c>--max-connections</c>); null means no limit beyond the pull's concurrency.</summary>
     public int? MaxConnectionsPerServer { get; init; }
 
@@ -102,6 +109,11 @@ public sealed record RegistryOptions
         if (RequestTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "must be positive");
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "must be positive");
         }
 
         if (MaxConnectionsPerServer is < 1 or > 256)

@@ -40,6 +40,19 @@ public class RegistryResponseException : HttpRequestException
         RetryAfter = retryAfter;
     }
 
+    /// <summary>An error with its own message that is not retried whatever its status (the registry asked to come back much later).</summary>
+    internal RegistryResponseException(string message, HttpStatusCode status, string? registryCode, string? registryMessage, string method, string uri)
+        : base(message, null, status)
+    {
+        RegistryCode = registryCode;
+        RegistryMessage = registryMessage;
+        Method = method;
+        Uri = uri;
+        _final = true;
+    }
+
+    private readonly bool _final;
+
     /// <summary>The registry's error code (<c>MANIFEST_UNKNOWN</c>, <c>UNAUTHORIZED</c>, …), when it sent one.</summary>
     public string? RegistryCode { get; }
 
@@ -55,9 +68,9 @@ public class RegistryResponseException : HttpRequestException
     /// <summary>The delay asked for by <c>Retry-After</c>, capped; null when absent or unusable.</summary>
     public TimeSpan? RetryAfter { get; }
 
-    /// <summary>True for statuses worth retrying: 408, 429 and 5xx.</summary>
-    public bool IsTransient => StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests
-        || (int?)StatusCode >= 500;
+    /// <summary>True for statuses worth retrying (408, 429 and 5xx), unless the registry asked to come back later than a retry waits.</summary>
+    public bool IsTransient => !_final
+        && (StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int?)StatusCode >= 500);
 
     private static string FormatMessage(HttpStatusCode status, string? code, string? message, string method, string uri)
     {

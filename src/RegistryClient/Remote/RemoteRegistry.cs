@@ -46,7 +46,7 @@ public sealed partial class RemoteRegistry
         _http = httpClient;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _timeProvider = timeProvider ?? TimeProvider.System;
-        Pipeline = RetryPipeline.Build(Options, _logger, _timeProvider);
+        _pipeline = RetryPipeline.Build(_logger, _timeProvider);
 #pragma warning disable CA2000 // Lives as long as this client; MemoryCache holds no unmanaged resource.
         _auth = new RegistryAuthenticator(_http, Options, tokenCache ?? new MemoryCache(new MemoryCacheOptions()), _logger, _timeProvider);
 #pragma warning restore CA2000
@@ -57,10 +57,71 @@ public sealed partial class RemoteRegistry
     /// <summary>The options in force.</summary>
     public RegistryOptions Options { get; }
 
-    /// <summary>The retry pipeline every request of this client goes through.</summary>
-    internal ResiliencePipeline Pipeline { get; }
+    /// <summary>The retry pipeline every request of this client goes through, each execution with its own <see cref="RetryBudget"/>.</summary>
+    private readonly ResiliencePipeline _pipeline;
+
+    /// <summary>Per origin (scheme, host, port): <see cref="Answered"/> once it sent any response, <see cref="Succeeded"/> once a 2xx or 3xx.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _contact = new(StringComparer.OrdinalIgnoreCase);
+
+    private const int Answered = 1;
+    private const int Succeeded = 2;
 
     internal TimeProvider TimeProvider => _timeProvider;
+
+    /// <summary>A retry budget for one request or transfer of this client (see <see cref="RetryBudget"/>).</summary>
+    internal RetryBudget CreateBudget(string subject, Func<long>? meter = null, TimeSpan? maxSilence = null, Action<RetryNotice>? onRetry = null) =>
+        new(subject, Options, _timeProvider, meter, maxSilence, onRetry);
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> through the retry pipeline until it succeeds or <paramref name="budget"/> says stop.
+    /// When the budget ends on a bare network failure (a reset, a cut body), that failure is thrown as one line naming
+    /// the subject, the cause and the attempts; the project's own exceptions say that much already and pass as they are.
+    /// </summary>
+    internal async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> attempt, RetryBudget budget, CancellationToken cancellationToken)
+    {
+        ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(RetryPipeline.BudgetKey, budget);
+        try
+        {
+            return await _pipeline.ExecuteAsync(
+                static async (ctx, run) => await run(ctx.CancellationToken).ConfigureAwait(false), context, attempt).ConfigureAwait(false);
+        }
+        catch (Exception e) when (budget.GaveUpBecause is { } why && e is not (RegistryResponseException or RegistryProtocolException or StallTimeoutException or RegistryUnreachableException))
+        {
+            throw new HttpRequestException(
+                HttpRequestError.Unknown,
+                $"{budget.Subject}: {TransientFaults.Describe(e)}, {why}; the registry or the network keeps dropping the transfer (run the command again later: verified bytes are kept)",
+                e);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    /// <summary>As <see cref="ExecuteAsync{T}(Func{CancellationToken, Task{T}}, RetryBudget, CancellationToken)"/> for an attempt without a result.</summary>
+    internal Task ExecuteAsync(Func<CancellationToken, Task> attempt, RetryBudget budget, CancellationToken cancellationToken) =>
+        ExecuteAsync(
+            async token =>
+            {
+                await attempt(token).ConfigureAwait(false);
+                return true;
+            },
+            budget,
+            cancellationToken);
+
+    private static string Origin(Uri uri) => uri.GetLeftPart(UriPartial.Authority);
+
+    /// <summary>True once <paramref name="uri"/>'s origin sent any response to this client.</summary>
+    internal bool HasAnswered(Uri uri) => _contact.TryGetValue(Origin(uri), out int state) && state >= Answered;
+
+    private bool HasSucceeded(Uri uri) => _contact.TryGetValue(Origin(uri), out int state) && state >= Succeeded;
+
+    private void NoteAnswer(Uri uri, HttpStatusCode status)
+    {
+        int state = (int)status < 400 ? Succeeded : Answered;
+        _contact.AddOrUpdate(Origin(uri), state, (_, old) => Math.Max(old, state));
+    }
 
     /// <summary>
     /// Checks that the registry at <paramref name="registry"/> (its base URL) lets this client in: <c>GET /v2/</c>,
@@ -291,13 +352,39 @@ public sealed partial class RemoteRegistry
     }
 
     /// <summary>
+    /// Checks that the registry has <paramref name="blob"/> now (<c>HEAD</c> of the blob; a redirect to storage counts
+    /// as yes, and is not followed). For <c>verify --repair</c>, which changes nothing on disk before the registry is
+    /// known to have the replacement.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">The registry answered with an error (404 for a blob it does not have), after retries.</exception>
+    /// <exception cref="RegistryUnreachableException">The registry could not be reached.</exception>
+    public async Task ProbeBlobAsync(ModelName name, Descriptor blob, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        Uri uri = GetBlobUri(name, blob.Digest);
+        await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(HttpMethod.Head, uri, null, idle.Token, followRedirects: false).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode && !IsRedirect(response.StatusCode))
+                {
+                    throw await CreateErrorAsync(response, name, idle.Token).ConfigureAwait(false);
+                }
+
+                return true;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Runs a small request through the retry pipeline, each attempt bounded by <see cref="RegistryOptions.RequestTimeout"/>;
     /// after <see cref="MaxTimeouts"/> timeouts the request fails for good, so a registry that never answers ends in an error.
     /// </summary>
     private async Task<T> ExecuteWithTimeoutAsync<T>(Uri uri, Func<IdleTimeout, Task<T>> attempt, CancellationToken cancellationToken)
     {
         int timeouts = 0;
-        return await Pipeline.ExecuteAsync(
+        return await ExecuteAsync(
             async token =>
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -306,15 +393,27 @@ public sealed partial class RemoteRegistry
                 {
                     return await attempt(new IdleTimeout(timeout, Options.RequestTimeout)).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
+                catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
                 {
+                    string seconds = Options.RequestTimeout.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+                    if (!HasAnswered(uri))
+                    {
+                        // First contact and not a word back: retrying a registry that never answered only makes the user wait.
+                        throw new RegistryUnreachableException(
+                            uri.Authority,
+                            $"{uri.Authority} accepted the connection but did not answer GET {Redact(uri)} within {seconds} s; check the host and port (or raise --request-timeout)",
+                            e);
+                    }
+
                     bool giveUp = ++timeouts >= MaxTimeouts;
                     throw new StallTimeoutException(
-                        $"GET {Redact(uri)} took longer than {Options.RequestTimeout.TotalSeconds:0} s"
+                        $"GET {Redact(uri)} took longer than {seconds} s"
                             + (giveUp ? $", {timeouts} times; the registry is not answering (check the name and the network, or try again later)" : string.Empty),
-                        isTransient: !giveUp);
+                        isTransient: !giveUp)
+                    { Reason = $"no answer in {seconds} s" };
                 }
             },
+            CreateBudget($"GET {Redact(uri)}"),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -371,14 +470,15 @@ public sealed partial class RemoteRegistry
 
     /// <summary>
     /// Sends a request, following up to <see cref="RegistryOptions.MaxRedirects"/> redirects itself: only to
-    /// http(s), never from https to http. Returns the final response, whatever its status; the caller disposes it.
+    /// http(s), never from https to http (unless <paramref name="followRedirects"/> is false: a redirect is then the answer).
+    /// Returns the final response, whatever its status; the caller disposes it.
     /// </summary>
     /// <remarks>
     /// Authorization goes only to the first URL's origin (scheme, host and port) and only while every hop so far has
     /// stayed there: once a redirect leaves it, no later hop carries credentials, even one that comes back. A 401 with
     /// a challenge from that origin is answered once (Basic or a token, see <see cref="RegistryAuthenticator"/>).
     /// </remarks>
-    internal async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, Action<HttpRequestMessage>? configure, CancellationToken cancellationToken)
+    internal async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, Action<HttpRequestMessage>? configure, CancellationToken cancellationToken, bool followRedirects = true)
     {
         Uri current = uri;
         bool onOrigin = true;
@@ -393,8 +493,18 @@ public sealed partial class RemoteRegistry
                 configure?.Invoke(request);
                 request.Headers.Authorization = onOrigin ? authorization : null;
                 LogRequest(_logger, method.Method, Redact(current), request.Headers.Range?.ToString());
-                response = await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    response = await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+                }
+                catch (HttpRequestException e) when (hop == 0 && !HasAnswered(current) && Unreachable(current, e) is { } unreachable)
+                {
+                    throw unreachable;
+                }
             }
+
+            NoteAnswer(current, response.StatusCode);
+            LogResponse(_logger, (int)response.StatusCode, method.Method, Redact(current), response.Content.Headers.ContentRange?.ToString());
 
             if (response.StatusCode == HttpStatusCode.Unauthorized && onOrigin && !challenged)
             {
@@ -419,7 +529,7 @@ public sealed partial class RemoteRegistry
                 }
             }
 
-            if (!IsRedirect(response.StatusCode))
+            if (!followRedirects || !IsRedirect(response.StatusCode))
             {
                 return response;
             }
@@ -449,26 +559,80 @@ public sealed partial class RemoteRegistry
             }
 
             onOrigin = onOrigin && Uri.Compare(next, uri, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
+            LogRedirect(_logger, (int)status, Redact(current), Redact(next), onOrigin);
             current = next;
         }
     }
 
-    /// <summary>Sends one request; a TLS failure becomes one clear error that is not retried (a certificate does not fix itself).</summary>
+    /// <summary>
+    /// Sends one request. A TLS failure becomes one clear error that is not retried (a certificate does not fix itself;
+    /// a server speaking plain HTTP is named as such); a connection that could not be set up within the handler's
+    /// connect timeout becomes a connection error (transient) instead of a cancellation.
+    /// </summary>
     private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        Uri uri = request.RequestUri!;
         try
         {
             return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError && e is not RegistryResponseException)
         {
-            string host = request.RequestUri!.Host;
+            if (IsPlainHttpAnswer(e))
+            {
+                throw new RegistryUnreachableException(uri.Authority, $"{uri.Authority} answered plain HTTP: use --insecure or http://", e);
+            }
+
             string cause = e.InnerException?.Message ?? e.Message;
             throw new HttpRequestException(
                 HttpRequestError.SecureConnectionError,
-                $"TLS with {request.RequestUri.Authority} failed: {cause.TrimEnd('.')}; if it uses a private CA, give its certificate with SSL_CERT_FILE=<PEM file>, or pass --insecure to skip verification for {host} only",
+                $"TLS with {uri.Authority} failed: {cause.TrimEnd('.')}; if it uses a private CA, give its certificate with SSL_CERT_FILE=<PEM file>, or pass --insecure to skip verification for {uri.Host} only",
                 e);
         }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && e.InnerException is TimeoutException)
+        {
+            throw new HttpRequestException(HttpRequestError.ConnectionError, $"could not connect to {uri.Authority}: {e.InnerException.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// True when a TLS handshake failed because the server's first bytes were not a TLS record (SslStream cannot size
+    /// the frame): the server speaks plain HTTP on that port.
+    /// </summary>
+    private static bool IsPlainHttpAnswer(HttpRequestException e)
+    {
+        for (Exception? inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Security.Authentication.AuthenticationException && inner.Message.Contains("frame", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The one-line error for a first request to an origin that failed before any answer (a name that does not resolve,
+    /// a refused or timed-out connection), which is not worth retrying; null for other failures.
+    /// </summary>
+    private static RegistryUnreachableException? Unreachable(Uri uri, HttpRequestException e)
+    {
+        if (e is RegistryUnreachableException)
+        {
+            return null;
+        }
+
+        string authority = uri.Authority;
+        string? why = e.HttpRequestError switch
+        {
+            HttpRequestError.NameResolutionError => $"cannot resolve the host name {uri.Host} ({TransientFaults.Describe(e)}); check the name",
+            HttpRequestError.ConnectionError when e.InnerException is OperationCanceledException =>
+                $"cannot connect to {authority}: no answer to the connection request ({e.Message}); check the host, port and firewall (or raise --connect-timeout)",
+            HttpRequestError.ConnectionError => $"cannot connect to {authority}: {TransientFaults.Describe(e)}; check that the registry runs there and the port is right",
+            _ => null,
+        };
+        return why is null ? null : new RegistryUnreachableException(authority, why, e);
     }
 
     /// <summary>Builds the exception for an error response, reading at most 64 KiB of its body.</summary>
@@ -504,9 +668,30 @@ public sealed partial class RemoteRegistry
             return new RegistryResponseException($"{method} {uri} returned 401 Unauthorized{detail}; {hint}");
         }
 
-        return new RegistryResponseException(response.StatusCode, code, message, method, uri, GetRetryAfter(response));
+        TimeSpan? retryAfter = GetRetryAfter(response);
+        var error = new RegistryResponseException(response.StatusCode, code, message, method, uri, retryAfter > Options.MaxRetryDelay ? Options.MaxRetryDelay : retryAfter);
+        if (error.IsTransient && retryAfter > Options.MaxRetryDelay && response.RequestMessage?.RequestUri is { } asked && !HasSucceeded(asked))
+        {
+            // Nothing has worked yet and the registry asks for more patience than a retry gives: say when, and stop.
+            DateTimeOffset at = _timeProvider.GetUtcNow() + retryAfter.Value;
+            return new RegistryResponseException(
+                $"{error.Message}; the registry asks to come back in {Wait(retryAfter.Value)} (Retry-After, at {at:yyyy-MM-dd HH:mm:ss} UTC): try again then",
+                response.StatusCode,
+                code,
+                message,
+                method,
+                uri);
+        }
+
+        return error;
     }
 
+    /// <summary>A wait for a message: "45 s", "12 min", "3 h 20 min".</summary>
+    private static string Wait(TimeSpan wait) => wait.TotalMinutes < 2
+        ? $"{Math.Ceiling(wait.TotalSeconds):0} s"
+        : wait.TotalHours < 2 ? $"{Math.Ceiling(wait.TotalMinutes):0} min" : $"{Math.Floor(wait.TotalHours):0} h {wait.Minutes} min";
+
+    /// <summary>The delay asked for by <c>Retry-After</c> (seconds or a date), uncapped; null when absent or in the past.</summary>
     private TimeSpan? GetRetryAfter(HttpResponseMessage response)
     {
         RetryConditionHeaderValue? retryAfter = response.Headers.RetryAfter;
@@ -516,12 +701,7 @@ public sealed partial class RemoteRegistry
             { Date: { } date } => date - _timeProvider.GetUtcNow(),
             _ => null,
         };
-        if (delay is not { } value || value < TimeSpan.Zero)
-        {
-            return null;
-        }
-
-        return value > Options.MaxRetryDelay ? Options.MaxRetryDelay : value;
+        return delay is { } value && value >= TimeSpan.Zero ? value : null;
     }
 
     private static (string? Code, string? Message) ParseErrorBody(byte[] body)
@@ -605,4 +785,10 @@ public sealed partial class RemoteRegistry
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Method} {Uri} range={Range}")]
     private static partial void LogRequest(ILogger logger, string method, string uri, string? range);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Status} for {Method} {Uri} content-range={ContentRange}")]
+    private static partial void LogResponse(ILogger logger, int status, string method, string uri, string? contentRange);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Status} redirect from {From} to {To} (credentials sent there: {WithCredentials})")]
+    private static partial void LogRedirect(ILogger logger, int status, string from, string to, bool withCredentials);
 }

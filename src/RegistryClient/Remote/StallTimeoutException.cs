@@ -30,4 +30,7 @@ public sealed class StallTimeoutException : TimeoutException
 
     /// <summary>False once a transfer stalled too often without progress: retrying it again would only hang.</summary>
     public bool IsTransient { get; } = true;
+
+    /// <summary>What happened, in a few words for a progress line ("no data for 30 s"). Default "stalled".</summary>
+    public string Reason { get; init; } = "stalled";
 }

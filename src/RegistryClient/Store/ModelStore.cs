@@ -90,6 +90,7 @@ public sealed class ModelStore
     /// The store root to use: <paramref name="explicitRoot"/> when given, else <c>$OLLAMA_MODELS</c>,
     /// else <c>~/.ollama/models</c>.
     /// </summary>
+    /// <exception cref="StoreException">No store is given and the home folder is unknown or missing.</exception>
     public static string ResolveRoot(string? explicitRoot)
     {
         if (!string.IsNullOrWhiteSpace(explicitRoot))
@@ -103,7 +104,16 @@ public sealed class ModelStore
             return Path.GetFullPath(fromEnvironment);
         }
 
-        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        string? home = OperatingSystem.IsWindows()
+            ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)
+            : Environment.GetEnvironmentVariable("HOME");
+        if (string.IsNullOrWhiteSpace(home) || !Path.IsPathFullyQualified(home) || !Directory.Exists(home))
+        {
+            // Never fall back to a relative ./.ollama/models in whatever folder the command runs in.
+            string why = string.IsNullOrWhiteSpace(home) ? "$HOME is not set" : $"the home folder {home} does not exist";
+            throw new StoreException($"no model store: {why}; pass --models DIR or set OLLAMA_MODELS");
+        }
+
         return Path.Combine(home, ".ollama", "models");
     }
 
@@ -257,6 +267,36 @@ public sealed class ModelStore
             EnsureDirectory(BlobsDirectory);
             await WriteAtomicallyAsync(GetBlobPath(digest), bytes, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Gives a stored model a second name, as <c>ollama cp</c> does: the manifest bytes of <paramref name="source"/>
+    /// are written unchanged under <paramref name="destination"/> (replacing what that name held). Blobs are shared,
+    /// so nothing else is written; every blob the manifest names must be complete first.
+    /// </summary>
+    /// <exception cref="StoreException">The source is not in the store, or one of its blobs is missing or the wrong size.</exception>
+    /// <exception cref="InvalidManifestException">The source's manifest cannot be parsed.</exception>
+    public async Task CopyModelAsync(ModelName source, ModelName destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        StoredManifest stored = ListManifests().FirstOrDefault(m => m.Name.Key == source.Key)
+            ?? throw new StoreException($"{source.DisplayName} is not in {Root} (regc list shows what is)");
+        (_, Manifest? manifest, byte[]? bytes, string? error) = ReadManifest(stored);
+        if (manifest is null || bytes is null)
+        {
+            throw new InvalidManifestException($"the manifest of {stored.Name.DisplayName} cannot be read: {error}");
+        }
+
+        foreach (Descriptor blob in manifest.Blobs)
+        {
+            if (GetBlobSize(blob.Digest) != blob.Size)
+            {
+                throw new StoreException($"{blob.Digest} of {stored.Name.DisplayName} is missing or the wrong size in {BlobsDirectory}; regc verify --repair fetches it again");
+            }
+        }
+
+        await WriteManifestAsync(destination, bytes, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Removes a model's manifest (the file, and folders left empty; in an OCI layout, its index.json entry).</summary>

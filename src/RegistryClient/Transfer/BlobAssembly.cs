@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using RegistryClient.Content;
 using RegistryClient.Names;
+using RegistryClient.Remote;
 using RegistryClient.Store;
 
 namespace RegistryClient.Transfer;
@@ -201,6 +202,28 @@ internal sealed class BlobAssembly : IDisposable
                 Requeue(this, _deferred.Dequeue());
             }
         }
+    }
+
+    /// <summary>Bytes of the whole blob in place and usable (taken from an earlier pull, or written and, with chunk digests, verified).</summary>
+    public long UsableBytes
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < _usable.Length; i++)
+            {
+                sum += Volatile.Read(ref _usable[i]);
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>A transfer of this blob failed and will be tried again: shown on its progress.</summary>
+    public void OnRetrying(RetryNotice notice)
+    {
+        long reused = Reused;
+        _progress?.Report(new TransferProgress(Descriptor.Digest, reused + Downloaded, Descriptor.Size, TransferState.Running, reused, notice));
     }
 
     /// <summary>How many bytes of chunk <paramref name="index"/> are in place and usable (all of it once complete).</summary>

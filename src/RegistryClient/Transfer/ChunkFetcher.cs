@@ -85,7 +85,7 @@ internal sealed class ChunkFetcher
     {
         Descriptor descriptor = blob.Descriptor;
         var next = new StrongBox<int>(from); // the first chunk not yet complete, kept across attempts
-        await _registry.Pipeline.ExecuteAsync(
+        await _registry.ExecuteAsync(
             async token =>
             {
                 using var stall = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -108,9 +108,13 @@ internal sealed class ChunkFetcher
                 }
                 catch (OperationCanceledException) when (stall.IsCancellationRequested && !token.IsCancellationRequested)
                 {
-                    throw new StallTimeoutException($"no bytes for {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short}, one stream)");
+                    throw new StallTimeoutException($"no bytes for {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short}, one stream)")
+                    {
+                        Reason = StallReason,
+                    };
                 }
             },
+            Budget(blob, $"{descriptor.Digest.Short} (one stream)", () => blob.UsableBytes),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -232,7 +236,7 @@ internal sealed class ChunkFetcher
     {
         Chunk chunk = blob.Chunks[index];
         var cursor = new RangeCursor { Position = chunk.Start }; // advanced as bytes are written, so a retry continues there
-        await _registry.Pipeline.ExecuteAsync(
+        await _registry.ExecuteAsync(
             async token =>
             {
                 if (cursor.Position <= chunk.End)
@@ -240,8 +244,19 @@ internal sealed class ChunkFetcher
                     await FetchOnceAsync(blob, index, cursor, buffer, hash, token).ConfigureAwait(false);
                 }
             },
+            Budget(blob, $"{blob.Descriptor.Digest.Short} bytes {chunk}", () => cursor.Position),
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The retry budget of one transfer of <paramref name="blob"/>: attempts that keep new bytes (read through
+    /// <paramref name="kept"/>) do not count against it; it ends after the registry's retries in a row without progress,
+    /// or after <see cref="MaxStallsWithoutProgress"/> stall timeouts without a byte. Retries are shown on the blob's progress.
+    /// </summary>
+    private RetryBudget Budget(BlobAssembly blob, string subject, Func<long> kept) =>
+        _registry.CreateBudget(subject, kept, _stallTimeout * MaxStallsWithoutProgress, blob.OnRetrying);
+
+    private string StallReason => $"no data for {_stallTimeout.TotalSeconds:0.#} s";
 
     private async Task FetchOnceAsync(BlobAssembly blob, int index, RangeCursor cursor, Memory<byte> buffer, ChunkHash? hash, CancellationToken cancellationToken)
     {
@@ -332,17 +347,23 @@ internal sealed class ChunkFetcher
             cursor.Stalls = 0;
             throw new StallTimeoutException(
                 $"{descriptor.Digest.Short} bytes {position}-{chunk.End} from {RemoteRegistry.Redact(uri)} came at {reason}; reconnecting",
-                isTransient: true);
+                isTransient: true)
+            {
+                Reason = "far slower than the other streams",
+            };
         }
         catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             // Keep what arrived: the retry continues from the last byte written (and the chunk's hash with it).
-            cursor.Stalls = position > attemptStart ? 1 : cursor.Stalls + 1;
+            cursor.Stalls = position - attemptStart >= RetryBudget.ProgressFloor ? 1 : cursor.Stalls + 1;
             bool giveUp = cursor.Stalls >= MaxStallsWithoutProgress;
             throw new StallTimeoutException(
                 $"less than {TrickleFloorBytes >> 10} KiB in {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short} bytes {position}-{chunk.End})"
                     + (giveUp ? $", {cursor.Stalls} times in a row; the registry or the network is not delivering (try again later, or raise --stall-timeout)" : string.Empty),
-                isTransient: !giveUp);
+                isTransient: !giveUp)
+            {
+                Reason = StallReason,
+            };
         }
     }
 

@@ -8,19 +8,23 @@ namespace RegistryClient.Transfer;
 
 /// <summary>
 /// Mends what <see cref="StoreVerifier"/> found damaged: each corrupt, wrong-sized or missing blob is fetched
-/// again from the registry of a manifest that names it. A corrupt blob of the right size is first moved aside as
-/// a partial download, so where the registry offers chunk digests only the chunks that fail are downloaded;
-/// otherwise the whole blob is. Manifests are never rewritten. Immutable; safe to share.
+/// again from the registry of a manifest that names it. Nothing changes on disk until every such registry has been
+/// reached and has the blob. A corrupt blob of the right size is then moved aside as a partial download, so where
+/// the registry offers chunk digests only the chunks that fail are downloaded; otherwise the whole blob is.
+/// Manifests are never rewritten. Immutable; safe to share.
 /// </summary>
 public sealed class StoreRepairer
 {
+    private readonly RemoteRegistry _registry;
     private readonly ModelStore _store;
     private readonly ModelPuller _puller;
 
     /// <summary>Creates a repairer that fetches through <paramref name="registry"/> with <paramref name="options"/>.</summary>
     public StoreRepairer(RemoteRegistry registry, ModelStore store, PullOptions? options = null, ILogger<ModelPuller>? logger = null)
     {
+        ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(store);
+        _registry = registry;
         _store = store;
         _puller = new ModelPuller(registry, store, options, logger);
     }
@@ -51,6 +55,13 @@ public sealed class StoreRepairer
                     sources.Add((stored.Name, blob));
                 }
             }
+        }
+
+        // A damaged blob is still the best copy there is: it stays in place until its registry is known to serve the
+        // replacement. A repair that cannot reach a registry fails here, before anything on disk changed.
+        foreach ((ModelName source, Descriptor blob) in sources)
+        {
+            await _registry.ProbeBlobAsync(source, blob, cancellationToken).ConfigureAwait(false);
         }
 
         foreach ((ModelName _, Descriptor blob) in sources)

@@ -1,4 +1,5 @@
 using RegistryClient.Content;
+using RegistryClient.Remote;
 
 namespace RegistryClient.Transfer;
 
@@ -8,4 +9,5 @@ namespace RegistryClient.Transfer;
 /// <param name="Total">The blob's size.</param>
 /// <param name="State">The blob's state.</param>
 /// <param name="Reused">Bytes taken from an earlier run (a complete blob or a resumed partial) rather than downloaded now.</param>
-public readonly record struct TransferProgress(Digest Digest, long Completed, long Total, TransferState State, long Reused = 0);
+/// <param name="Retry">Set when a transfer of the blob failed and will be tried again: why, when, which attempt. Null otherwise.</param>
+public readonly record struct TransferProgress(Digest Digest, long Completed, long Total, TransferState State, long Reused = 0, RetryNotice? Retry = null);

@@ -56,6 +56,13 @@ public static class Units
         return bytes > 0;
     }
 
+    /// <summary>An English ordinal: <c>1st</c>, <c>2nd</c>, <c>3rd</c>, <c>11th</c>, <c>22nd</c>.</summary>
+    public static string Ordinal(int number)
+    {
+        string suffix = (number % 100) is 11 or 12 or 13 ? "th" : (number % 10) switch { 1 => "st", 2 => "nd", 3 => "rd", _ => "th" };
+        return string.Create(CultureInfo.InvariantCulture, $"{number}{suffix}");
+    }
+
     /// <summary>A rate in bytes per second: <c>210.3 MiB/s</c>.</summary>
     public static string Rate(double bytesPerSecond) => Bytes((long)bytesPerSecond) + "/s";
 

@@ -37,11 +37,12 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
     public delegate Task<bool> Fault(HostileFixture f, HttpContext context, HostileRequest request);
 
     /// <summary>
-    /// What a scenario does and how it must end. Small requests get <paramref name="RequestTimeout"/> seconds (10 unless
-    /// the scenario is about them), so a machine that runs slow for seconds (seen on this VM after a restart) does not end a pull
-    /// that is about something else; transfers stall after 1 s.
+    /// What a scenario does and how it must end. Small requests get <paramref name="RequestTimeout"/> seconds (30, the
+    /// default, unless the scenario is about them), so a machine that runs slow for seconds (seen on this VM after a restart)
+    /// does not end a pull that is about something else: a first request that gets no answer in time is not retried. Transfers
+    /// stall after 1 s.
     /// </summary>
-    private sealed record Scenario(Outcome Expect, Fault Fault, string? ErrorContains = null, double RequestTimeout = 10);
+    private sealed record Scenario(Outcome Expect, Fault Fault, string? ErrorContains = null, double RequestTimeout = 30);
 
     private static Fault Manifest(Func<HostileFixture, byte[]> bytes) => async (f, c, r) =>
     {
@@ -241,7 +242,7 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
             return true;
         }),
 
-        // Every manifest answer takes 1.5 s: over the 1 s stall timeout, under the 10 s --request-timeout.
+        // Every manifest answer takes 1.5 s: over the 1 s stall timeout, under the 30 s --request-timeout.
         ["slow-manifest-within-request-timeout"] = new(Outcome.Pulled, async (f, c, r) =>
         {
             if (r.Kind == "manifest")
@@ -255,7 +256,7 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
         // Permanent faults and bad data: one line of error, nothing stored.
         ["always-503"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 503)), "503"),
         ["always-stall-blob"] = new(Outcome.Refused, (f, c, r) => f.IsBig(r) ? f.HangAfterHeadersAsync(c, r).ContinueWith(_ => true, TaskScheduler.Default) : Task.FromResult(false), "3 times in a row"),
-        ["always-stall-manifest"] = new(Outcome.Refused, Every("manifest", (f, c, r) => Task.Delay(Timeout.Infinite, c.RequestAborted)), "not answering", RequestTimeout: 1),
+        ["always-stall-manifest"] = new(Outcome.Refused, Every("manifest", (f, c, r) => Task.Delay(Timeout.Infinite, c.RequestAborted)), "did not answer", RequestTimeout: 1),
         ["manifest-404"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 404, """{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}""")), "not found"),
         ["manifest-401"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 401, """{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}""")), "401"),
         ["blob-403"] = new(Outcome.Refused, Every("blob", (f, c, r) => HostileFixture.AnswerAsync(c, 403)), "403"),

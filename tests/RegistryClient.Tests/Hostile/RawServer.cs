@@ -1,5 +1,5 @@
-using System.Net;
 using System.Net.Sockets;
+using RegistryClient.Tests.Infrastructure;
 
 namespace RegistryClient.Tests.Hostile;
 
@@ -9,54 +9,31 @@ namespace RegistryClient.Tests.Hostile;
 /// </summary>
 public sealed class RawServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly LoopbackListener _listener;
 
     public RawServer(Func<NetworkStream, CancellationToken, Task> answer)
     {
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        _loop = Task.Run(() => AcceptAsync(answer));
-    }
-
-    public string HostAndPort => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
-
-    public int Connections { get; private set; }
-
-    private async Task AcceptAsync(Func<NetworkStream, CancellationToken, Task> answer)
-    {
-        while (!_stop.IsCancellationRequested)
+        _listener = new LoopbackListener(async (client, stop) =>
         {
-            TcpClient client;
-            try
+            using (client)
             {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            Connections++;
-            _ = Task.Run(async () =>
-            {
-                using (client)
+                try
                 {
-                    try
-                    {
-                        NetworkStream stream = client.GetStream();
-                        await ReadHeadAsync(stream, _stop.Token);
-                        await answer(stream, _stop.Token);
-                    }
-                    catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-                    {
-                        // The client gave up, as it should.
-                    }
+                    NetworkStream stream = client.GetStream();
+                    await ReadHeadAsync(stream, stop);
+                    await answer(stream, stop);
                 }
-            });
-        }
+                catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+                {
+                    // The client gave up, as it should.
+                }
+            }
+        });
     }
+
+    public string HostAndPort => _listener.HostAndPort;
+
+    public int Connections => _listener.Connections;
 
     private static async Task ReadHeadAsync(NetworkStream stream, CancellationToken cancellationToken)
     {
@@ -69,11 +46,5 @@ public sealed class RawServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _listener.DisposeAsync();
 }

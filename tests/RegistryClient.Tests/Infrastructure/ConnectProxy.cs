@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -11,40 +10,19 @@ namespace RegistryClient.Tests.Infrastructure;
 /// </summary>
 public sealed class ConnectProxy : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
+    private readonly LoopbackListener _listener;
 
     public ConnectProxy()
     {
-        _listener.Start();
-        _accepting = AcceptAsync();
+        _listener = new LoopbackListener(TunnelAsync);
     }
 
-    public Uri Address => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+    public Uri Address => new($"http://{_listener.HostAndPort}/");
 
     /// <summary>Every request line and header block received, in order (what the proxy could see in clear).</summary>
     public ConcurrentQueue<string> Requests { get; } = new();
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = TunnelAsync(client);
-        }
-    }
-
-    private async Task TunnelAsync(TcpClient client)
+    private async Task TunnelAsync(TcpClient client, CancellationToken stop)
     {
         using (client)
         {
@@ -62,10 +40,10 @@ public sealed class ConnectProxy : IAsyncDisposable
 
                 int colon = requestLine[1].LastIndexOf(':');
                 using var upstream = new TcpClient();
-                await upstream.ConnectAsync(requestLine[1][..colon], int.Parse(requestLine[1][(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), _stop.Token);
+                await upstream.ConnectAsync(requestLine[1][..colon], int.Parse(requestLine[1][(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), stop);
                 await stream.WriteAsync("HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray());
                 NetworkStream target = upstream.GetStream();
-                await Task.WhenAny(stream.CopyToAsync(target, _stop.Token), target.CopyToAsync(stream, _stop.Token));
+                await Task.WhenAny(stream.CopyToAsync(target, stop), target.CopyToAsync(stream, stop));
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
             {
@@ -90,11 +68,5 @@ public sealed class ConnectProxy : IAsyncDisposable
         return Encoding.ASCII.GetString([.. head]);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-        await _accepting;
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _listener.DisposeAsync();
 }

@@ -65,6 +65,40 @@ public sealed class VerifyRepairTests : IDisposable
     }
 
     [Fact]
+    public async Task Repair_WhenTheRegistryIsDown_LeavesTheDamagedBlobWhereItWas()
+    {
+        var source = new ModelStore(_temp.Combine("source"));
+        Manifest manifest = Manifest.Parse(await SampleModel.CreateAsync(source, ModelName.Parse("registry.ollama.ai/library/down:latest"), [3_000_000, 500], seed: 606, cancellationToken: TestContext.Current.CancellationToken));
+        Descriptor layer = manifest.Layers[0];
+        var target = new ModelStore(_temp.Combine("target"));
+        await using (OwnRegistry registry = await OwnRegistry.StartAsync(source))
+        {
+            (int pulled, _, string pullError) = await RegcProcess.RunAsync("pull", $"http://{registry.HostAndPort}/library/down:latest", "--models", target.Root);
+            Assert.True(pulled == 0, pullError);
+        }
+
+        // The registry is gone now; damage the blob.
+        string path = target.GetBlobPath(layer.Digest);
+        byte[] damaged = File.ReadAllBytes(path);
+        damaged[1_234_567] ^= 0x40;
+        File.WriteAllBytes(path, damaged);
+        string[] stateBefore = TestModels.Files(target.StateDirectory);
+
+        (int exit, string stdout, string stderr) = await RegcProcess.RunAsync("verify", "--models", target.Root, "--repair", "--insecure");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("cannot connect to", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(damaged, File.ReadAllBytes(path)); // still in blobs/, byte for byte: the best copy there is
+        Assert.Equal(stateBefore, TestModels.Files(target.StateDirectory)); // no partial, no marker
+        Assert.Contains($"corrupt      {layer.Digest} hashes to", stdout, StringComparison.Ordinal);
+
+        (exit, stdout, _) = await RegcProcess.RunAsync("verify", "--models", target.Root);
+        Assert.Equal(1, exit);
+        Assert.Contains($"corrupt      {layer.Digest} hashes to", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task OllamaLayoutStore_EveryKindOfFinding_ReportedByDigestWithItsModels()
     {
         // A store as Ollama writes it: blobs/sha256-<hex>, manifests/registry.ollama.ai/library/<model>/<tag>,

@@ -30,7 +30,7 @@ internal static class ErrorReporter
             return Interrupted;
         }
 
-        error.WriteLine("error: " + OneLine(exception.Message));
+        error.WriteLine("error: " + OneLine(exception is ArgumentException argument ? Describe(argument) : exception.Message));
         if (verbose)
         {
             error.WriteLine(exception.ToString());
@@ -38,6 +38,38 @@ internal static class ErrorReporter
 
         return exception is InvalidModelNameException or ArgumentException ? Usage : Failed;
     }
+
+    /// <summary>
+    /// An option the library refused, in the command line's words: "--concurrency must be from 1 to 64, not 0" instead
+    /// of .NET's "must be from 1 to 64 (Parameter 'Concurrency') Actual value was 0.".
+    /// </summary>
+    internal static string Describe(ArgumentException exception)
+    {
+        if (exception.ParamName is not { Length: > 0 } name)
+        {
+            return exception.Message;
+        }
+
+        string text = exception.Message;
+        int cut = text.IndexOf($" (Parameter '{name}')", StringComparison.Ordinal);
+        if (cut >= 0)
+        {
+            text = text[..cut];
+        }
+
+        string actual = exception is ArgumentOutOfRangeException { ActualValue: { } value } ? $", not {value}" : string.Empty;
+        return $"{OptionName(name)} {text.TrimEnd('.')}{actual}";
+    }
+
+    /// <summary>The command-line option for a library option's property name: MaxRetries is --retries, StallTimeout --stall-timeout.</summary>
+    private static string OptionName(string property) => property switch
+    {
+        "MaxRetries" => "--retries",
+        "RetryDelay" => "--retry-wait",
+        "MaxConnectionsPerServer" => "--max-connections",
+        "RequestTimeout" => "--request-timeout",
+        _ => "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : string.Empty) + char.ToLowerInvariant(c) : c.ToString())),
+    };
 
     public static string OneLine(string message)
     {

@@ -6,19 +6,31 @@ namespace RegistryClient.Cli;
 /// <summary>The <c>regc</c> command.</summary>
 internal static class Program
 {
-    public static Task<int> Main(string[] args)
+    /// <summary>SIGINT and SIGTERM for the whole process, registered before anything else runs.</summary>
+    internal static Interruption Interruption { get; } = new();
+
+    /// <summary>Set by a command for which a signal is the normal way to stop (<c>serve</c>): it then exits 0.</summary>
+    internal static bool SignalIsNormalStop { get; set; }
+
+    public static async Task<int> Main(string[] args)
     {
+        Interruption interruption = Interruption;
         RootCommand root = CreateRootCommand();
         ParseResult parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
+        bool asksForHelp = parsed.Action is System.CommandLine.Help.HelpAction
+            || root.Options.OfType<VersionOption>().Any(version => parsed.GetResult(version) is not null);
+        if (!asksForHelp && CommandLineMistakes.Find(parsed, root) is { } mistake)
         {
             // One line, like every other error, and the usage exit code.
-            string command = string.Join(' ', parsed.CommandResult.Command.Name == root.Name ? ["regc"] : ["regc", parsed.CommandResult.Command.Name]);
-            Console.Error.WriteLine($"error: {ErrorReporter.OneLine(parsed.Errors[0].Message)} (see {command} --help)");
-            return Task.FromResult(ErrorReporter.Usage);
+            await Console.Error.WriteLineAsync($"error: {mistake}").ConfigureAwait(false);
+            return ErrorReporter.Usage;
         }
 
-        return parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        int code = await parsed.InvokeAsync(
+            new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null },
+            interruption.Token).ConfigureAwait(false);
+        interruption.KeepAlive();
+        return interruption.ExitCode is { } signalled && !(code == ErrorReporter.Ok && SignalIsNormalStop) ? signalled : code;
     }
 
     public static RootCommand CreateRootCommand() => new(
@@ -31,6 +43,7 @@ internal static class Program
         VerifyCommand.Create(),
         MirrorCommand.Create(),
         ShowCommand.Create(),
+        CopyCommand.Create(),
         RmCommand.Create(),
         PruneCommand.Create(),
         LoginCommand.Create(),

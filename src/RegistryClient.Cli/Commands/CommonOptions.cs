@@ -1,4 +1,8 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using RegistryClient.Remote;
 
 namespace RegistryClient.Cli.Commands;
 
@@ -13,8 +17,32 @@ internal static class CommonOptions
 
     public static Option<bool> Verbose() => new("--verbose", "-v")
     {
-        Description = "Show debug logs and, on errors, the stack trace",
+        Description = "Show debug logs on stderr (each request with its status and range, retries, redirects with query strings removed) and, on errors, the stack trace",
     };
+
+    /// <summary>
+    /// The services a command talks to registries through: the registry client over <paramref name="registry"/>, and
+    /// with <paramref name="verbose"/> a console logger at Debug level on stderr (without it, nothing is logged: errors
+    /// reach the user as one line from the command).
+    /// </summary>
+    public static ServiceProvider Services(RegistryOptions registry, bool verbose) => new ServiceCollection()
+        .AddRegistryClient(registry)
+        .AddLogging(logging =>
+        {
+            logging.ClearProviders();
+            if (verbose)
+            {
+                logging.SetMinimumLevel(LogLevel.Debug);
+                logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                    o.ColorBehavior = LoggerColorBehavior.Disabled;
+                });
+                logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            }
+        })
+        .BuildServiceProvider();
 
     public static Option<bool> Json() => new("--json")
     {
@@ -49,8 +77,15 @@ internal static class CommonOptions
 
     public static Option<double> StallTimeout() => new("--stall-timeout")
     {
-        Description = "Seconds a transfer may deliver (almost) nothing (under 64 KiB) before it is dropped and continued from its last byte; after 3 such stalls in a row it fails",
+        Description = "Seconds a transfer may deliver (almost) nothing (under 64 KiB) before it is dropped and continued from its last byte; after 3 such stalls in a row without progress it fails",
         DefaultValueFactory = _ => new RegistryClient.Transfer.PullOptions().StallTimeout.TotalSeconds,
+        HelpName = "SECONDS",
+    };
+
+    public static Option<double> ConnectTimeout() => new("--connect-timeout")
+    {
+        Description = "Seconds a new connection (TCP and TLS) may take to set up. On the first request to a registry a failure to connect is reported at once; later it is retried",
+        DefaultValueFactory = _ => new RegistryOptions().ConnectTimeout.TotalSeconds,
         HelpName = "SECONDS",
     };
 
@@ -75,7 +110,8 @@ internal static class CommonOptions
 
     public static Option<int> Retries() => new("--retries")
     {
-        Description = "How often a failed request is tried again when the failure can pass (resets, stalls, 408/429/5xx), with exponential backoff and jitter",
+        Description = "How often a failed request is tried again in a row without progress when the failure can pass (resets, stalls, 408/429/5xx), with exponential backoff and jitter. "
+            + "An attempt that brought new bytes does not count: a transfer goes on as long as bytes flow",
         DefaultValueFactory = _ => new RegistryClient.Remote.RegistryOptions().MaxRetries,
         HelpName = "N",
     };
@@ -88,12 +124,12 @@ internal static class CommonOptions
     };
 
     /// <summary>The transfer options of pull (and later mirror and verify --repair), created together.</summary>
-    public sealed record TransferOptions(Option<double> StallTimeout, Option<double?> RequestTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<int> Retries, Option<double> RetryWait)
+    public sealed record TransferOptions(Option<double> StallTimeout, Option<double?> RequestTimeout, Option<double> ConnectTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<int> Retries, Option<double> RetryWait)
     {
         public static TransferOptions Create() => new(
-            CommonOptions.StallTimeout(), CommonOptions.RequestTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Retries(), CommonOptions.RetryWait());
+            CommonOptions.StallTimeout(), CommonOptions.RequestTimeout(), CommonOptions.ConnectTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Retries(), CommonOptions.RetryWait());
 
-        public IEnumerable<Option> All => [StallTimeout, RequestTimeout, MaxConnections, LimitRate, Retries, RetryWait];
+        public IEnumerable<Option> All => [StallTimeout, RequestTimeout, ConnectTimeout, MaxConnections, LimitRate, Retries, RetryWait];
     }
 
     /// <summary>Applies the transfer options (a manifest request gets the stall timeout as its limit unless --request-timeout is given); throws <see cref="ArgumentException"/> with the option named.</summary>
@@ -113,6 +149,12 @@ internal static class CommonOptions
         if (!(request is > 0 and <= 86_400))
         {
             throw new ArgumentException($"--request-timeout must be more than 0 and at most 86400 seconds, not {request}");
+        }
+
+        double connect = result.GetValue(options.ConnectTimeout);
+        if (!(connect is > 0 and <= 3600))
+        {
+            throw new ArgumentException($"--connect-timeout must be more than 0 and at most 3600 seconds, not {connect}");
         }
 
         int retries = result.GetValue(options.Retries);
@@ -151,6 +193,7 @@ internal static class CommonOptions
                 MaxRetries = retries,
                 RetryDelay = TimeSpan.FromSeconds(wait),
                 RequestTimeout = TimeSpan.FromSeconds(request), // by default, a manifest request that takes a whole stall timeout is stalled too
+                ConnectTimeout = TimeSpan.FromSeconds(connect),
             },
             pull with
             {

@@ -54,10 +54,10 @@ internal static class DemoCommand
                     Console.Out.WriteLine($"serving it at {server.BaseAddress}; pulling {name} into {target.Root}");
                     OutputMode mode = Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
                     var pullOptions = new PullOptions { Concurrency = result.GetValue(concurrency) };
-                    await PullCommand.RunAsync(target, [name], new RegistryOptions(), pullOptions, mode, cancellationToken).ConfigureAwait(false);
+                    await PullCommand.RunAsync(target, [name], new RegistryOptions(), pullOptions, mode, result.GetValue(verbose), cancellationToken).ConfigureAwait(false);
 
                     Console.Out.WriteLine("pulling again (everything is present, so nothing is fetched):");
-                    await PullCommand.RunAsync(target, [name], new RegistryOptions(), pullOptions, OutputMode.Plain, cancellationToken).ConfigureAwait(false);
+                    await PullCommand.RunAsync(target, [name], new RegistryOptions(), pullOptions, OutputMode.Plain, result.GetValue(verbose), cancellationToken).ConfigureAwait(false);
                 }
 
                 if (result.GetValue(keep))

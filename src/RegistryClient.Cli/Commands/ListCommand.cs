@@ -14,7 +14,8 @@ internal static class ListCommand
     {
         Option<string?> models = CommonOptions.Models();
         Option<bool> verbose = CommonOptions.Verbose();
-        var command = new Command("list", "List the models in the store: name, manifest id, size, modified") { models, verbose };
+        var command = new Command("list", "List the models in the store: name, manifest id, size, modified (also: ls)") { models, verbose };
+        command.Aliases.Add("ls");
         CommandRunner.SetAction(command, verbose, (result, _) =>
         {
             var store = ModelStore.Open(ModelStore.ResolveRoot(result.GetValue(models)));

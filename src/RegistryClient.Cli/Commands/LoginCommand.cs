@@ -41,7 +41,7 @@ internal static class LoginCommand
                 OllamaKeyPath = null,
                 MaxRetries = 1,
             };
-            using (ServiceProvider services = new ServiceCollection().AddRegistryClient(options).BuildServiceProvider())
+            using (ServiceProvider services = CommonOptions.Services(options, result.GetValue(verbose)))
             {
                 await services.GetRequiredService<RemoteRegistry>().CheckAccessAsync(registry, cancellationToken).ConfigureAwait(false);
             }

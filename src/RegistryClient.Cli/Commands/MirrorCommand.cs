@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RegistryClient.Cli.Output;
 using RegistryClient.Names;
 using RegistryClient.Remote;
@@ -81,14 +82,15 @@ internal static class MirrorCommand
             {
                 (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
                     result, CommonOptions.Registry(result.GetValue(insecure), remote.Select(n => n.Host)), new PullOptions { Concurrency = result.GetValue(concurrency), WholeIndex = true }, transfer);
-                using ServiceProvider services = new ServiceCollection().AddRegistryClient(registryOptions).BuildServiceProvider();
+                using ServiceProvider services = CommonOptions.Services(registryOptions, result.GetValue(verbose));
                 RemoteRegistry registry = services.GetRequiredService<RemoteRegistry>();
+                ILogger<ModelPuller>? logger = services.GetService<ILogger<ModelPuller>>();
                 if (result.GetValue(allTags))
                 {
                     remote = await ExpandTagsAsync(registry, remote, result.GetValue(keepGoing) ? outcome : null, cancellationToken).ConfigureAwait(false);
                 }
 
-                await PullAllAsync(registry, target, remote, pullOptions, mode, result.GetValue(keepGoing), outcome, cancellationToken).ConfigureAwait(false);
+                await PullAllAsync(registry, logger, target, remote, pullOptions, mode, result.GetValue(keepGoing), outcome, cancellationToken).ConfigureAwait(false);
             }
 
             if (outcome.Models == 0 && outcome.Failures.Count == 0)
@@ -109,10 +111,10 @@ internal static class MirrorCommand
 
     /// <summary>Pulls all models through one pool; with --keep-going, after a failure each model alone (finished blobs stay).</summary>
     private static async Task PullAllAsync(
-        RemoteRegistry registry, ModelStore target, ModelName[] names, PullOptions options, OutputMode mode, bool keepGoing, MirrorOutcome outcome, CancellationToken cancellationToken)
+        RemoteRegistry registry, ILogger<ModelPuller>? logger, ModelStore target, ModelName[] names, PullOptions options, OutputMode mode, bool keepGoing, MirrorOutcome outcome, CancellationToken cancellationToken)
     {
         var view = new ProgressView(mode, Console.Out);
-        var puller = new ModelPuller(registry, target, options with { Progress = view.Tracker, Status = view.Status });
+        var puller = new ModelPuller(registry, target, options with { Progress = view.Tracker, Status = view.Status }, logger);
         try
         {
             outcome.Add(await view.RunAsync(puller.PullAsync(names, cancellationToken)).ConfigureAwait(false));
@@ -127,7 +129,7 @@ internal static class MirrorCommand
         {
             try
             {
-                outcome.Add(await new ModelPuller(registry, target, options).PullAsync([name], cancellationToken).ConfigureAwait(false));
+                outcome.Add(await new ModelPuller(registry, target, options, logger).PullAsync([name], cancellationToken).ConfigureAwait(false));
             }
             catch (Exception e) when (e is not OperationCanceledException && e is not StoreException)
             {

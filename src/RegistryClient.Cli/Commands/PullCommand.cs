@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RegistryClient.Cli.Output;
 using RegistryClient.Names;
 using RegistryClient.Remote;
@@ -60,7 +61,7 @@ internal static class PullCommand
                 transfer);
             try
             {
-                await RunAsync(store, parsed, registryOptions, pullOptions, mode, cancellationToken).ConfigureAwait(false);
+                await RunAsync(store, parsed, registryOptions, pullOptions, mode, result.GetValue(verbose), cancellationToken).ConfigureAwait(false);
                 return ErrorReporter.Ok;
             }
             catch (Exception e) when (mode == OutputMode.Json && e is not OperationCanceledException)
@@ -74,14 +75,15 @@ internal static class PullCommand
 
     /// <summary>Pulls with progress shown in <paramref name="mode"/> and prints the summary.</summary>
     public static async Task<PullResult> RunAsync(
-        ModelStore store, IReadOnlyList<ModelName> names, RegistryOptions registryOptions, PullOptions pullOptions, OutputMode mode, CancellationToken cancellationToken)
+        ModelStore store, IReadOnlyList<ModelName> names, RegistryOptions registryOptions, PullOptions pullOptions, OutputMode mode, bool verbose, CancellationToken cancellationToken)
     {
-        using ServiceProvider services = new ServiceCollection().AddRegistryClient(registryOptions).BuildServiceProvider();
+        using ServiceProvider services = CommonOptions.Services(registryOptions, verbose);
         var view = new ProgressView(mode, Console.Out);
         var puller = new ModelPuller(
             services.GetRequiredService<RemoteRegistry>(),
             store,
-            pullOptions with { Progress = view.Tracker, Status = view.Status });
+            pullOptions with { Progress = view.Tracker, Status = view.Status },
+            services.GetService<ILogger<ModelPuller>>());
         PullResult result = await view.RunAsync(puller.PullAsync(names, cancellationToken)).ConfigureAwait(false);
         if (mode == OutputMode.Json)
         {

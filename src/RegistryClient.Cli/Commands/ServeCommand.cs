@@ -74,6 +74,7 @@ internal static class ServeCommand
                 cancellationToken).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {
+                Program.SignalIsNormalStop = true; // Ctrl-C or SIGTERM is how a server stops: exit 0
                 Console.Error.WriteLine($"serving {root} at {server.BaseAddress} (Ctrl-C to stop)");
                 try
                 {

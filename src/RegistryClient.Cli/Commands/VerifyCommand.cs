@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RegistryClient.Cli.Output;
 using RegistryClient.Remote;
 using RegistryClient.Store;
@@ -52,9 +53,10 @@ internal static class VerifyCommand
             if (result.GetValue(repair) && !report.IsHealthy)
             {
                 OutputMode mode = asJson ? OutputMode.Json : Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
-                using ServiceProvider services = new ServiceCollection().AddRegistryClient(registryOptions).BuildServiceProvider();
+                using ServiceProvider services = CommonOptions.Services(registryOptions, result.GetValue(verbose));
                 var view = new ProgressView(asJson ? OutputMode.Plain : mode, asJson ? TextWriter.Null : Console.Out);
-                var repairer = new StoreRepairer(services.GetRequiredService<RemoteRegistry>(), store, pullOptions with { Progress = view.Tracker, Status = view.Status });
+                var repairer = new StoreRepairer(
+                    services.GetRequiredService<RemoteRegistry>(), store, pullOptions with { Progress = view.Tracker, Status = view.Status }, services.GetService<ILogger<ModelPuller>>());
                 PullResult fetched = await view.RunAsync(repairer.RepairAsync(report, cancellationToken)).ConfigureAwait(false);
                 string line = $"repair fetched {fetched.BlobsFetched} blob(s): {Units.Bytes(fetched.BytesFetched)} downloaded, {Units.Bytes(fetched.BytesResumed)} of the damaged blobs kept";
                 if (asJson)

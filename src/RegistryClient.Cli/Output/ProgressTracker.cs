@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using RegistryClient.Content;
+using RegistryClient.Remote;
 using RegistryClient.Transfer;
 
 namespace RegistryClient.Cli.Output;
 
 /// <summary>
-/// Adds up progress reports from the pull's worker threads. Cheap and lock-free on the reporting side; a
-/// blob's completed count only ever grows, so bars never go backwards.
+/// Adds up progress reports from the pull's worker threads. Cheap and lock-free on the reporting side (but for the
+/// rare retry notices); a blob's completed count only ever grows, so bars never go backwards.
 /// </summary>
 internal sealed class ProgressTracker : IProgress<TransferProgress>
 {
@@ -24,9 +25,14 @@ internal sealed class ProgressTracker : IProgress<TransferProgress>
 
     internal sealed class BlobProgress(Digest digest, long total, int order)
     {
+        /// <summary>Retries of a blob less than this far apart belong to one episode (one plain line).</summary>
+        public static readonly TimeSpan EpisodeGap = TimeSpan.FromSeconds(10);
+
+        private readonly Lock _retryLock = new();
         private long _completed;
         private long _reused;
         private int _state;
+        private Retrying? _retry;
 
         public Digest Digest { get; } = digest;
 
@@ -40,8 +46,30 @@ internal sealed class ProgressTracker : IProgress<TransferProgress>
 
         public TransferState State => (TransferState)Volatile.Read(ref _state);
 
+        /// <summary>The latest retry of this blob, or null when none happened.</summary>
+        public Retrying? Retry
+        {
+            get
+            {
+                lock (_retryLock)
+                {
+                    return _retry;
+                }
+            }
+        }
+
         public void Update(TransferProgress value)
         {
+            if (value.Retry is { } notice)
+            {
+                long now = Environment.TickCount64;
+                lock (_retryLock)
+                {
+                    bool sameEpisode = _retry is { } last && now - last.Ticks < EpisodeGap.TotalMilliseconds;
+                    _retry = new Retrying(notice, now, value.Completed, (_retry?.Count ?? 0) + 1, (_retry?.Episode ?? 0) + (sameEpisode ? 0 : 1));
+                }
+            }
+
             long seen;
             while ((seen = Interlocked.Read(ref _completed)) < value.Completed
                 && Interlocked.CompareExchange(ref _completed, value.Completed, seen) != seen)
@@ -61,5 +89,23 @@ internal sealed class ProgressTracker : IProgress<TransferProgress>
             {
             }
         }
+    }
+
+    /// <summary>The latest retry of a blob: the notice, when it came (<see cref="Environment.TickCount64"/>), the blob's bytes then, how many retries so far, and which episode.</summary>
+    internal sealed record Retrying(RetryNotice Notice, long Ticks, long CompletedThen, int Count, int Episode)
+    {
+        /// <summary>"connection reset, retrying in 2 s (3rd try, 41% kept)"; after an attempt that brought bytes, "connection reset, reconnecting (41% kept)".</summary>
+        public string Describe(long total, long now)
+        {
+            double left = Notice.Delay.TotalSeconds - ((now - Ticks) / 1000.0);
+            string when = left >= 0.5 ? $" in {Math.Ceiling(left):0} s" : string.Empty;
+            double kept = total == 0 ? 100 : CompletedThen * 100.0 / total;
+            return Notice.Attempt <= 1
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Notice.Reason}, reconnecting{when} ({kept:0}% kept)")
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Notice.Reason}, retrying{when} ({Units.Ordinal(Notice.Attempt)} try, {kept:0}% kept)");
+        }
+
+        /// <summary>True while the notice is news: its wait is not over by more than two seconds.</summary>
+        public bool IsCurrent(long now) => now - Ticks < Notice.Delay.TotalMilliseconds + 2000;
     }
 }

@@ -13,12 +13,14 @@ namespace RegistryClient.Cli.Output;
 internal sealed class ProgressView : IProgress<string>
 {
     private static readonly TimeSpan s_plainInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan s_plainTick = TimeSpan.FromMilliseconds(250); // state changes and retries show this soon
     private static readonly TimeSpan s_jsonInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly OutputMode _mode;
     private readonly TextWriter _out;
     private readonly Lock _lock = new();
     private readonly Dictionary<RegistryClient.Content.Digest, (long Completed, TransferState State, long Ticks)> _shown = [];
+    private readonly Dictionary<RegistryClient.Content.Digest, int> _retriesShown = []; // plain: episodes; JSON: retries
 
     public ProgressView(OutputMode mode, TextWriter output)
     {
@@ -58,7 +60,7 @@ internal sealed class ProgressView : IProgress<string>
                 await RunTerminalAsync(work).ConfigureAwait(false);
                 break;
             case OutputMode.Plain:
-                await RunLoopAsync(work, s_plainInterval, WritePlain).ConfigureAwait(false);
+                await RunLoopAsync(work, s_plainTick, WritePlain).ConfigureAwait(false);
                 break;
             default:
                 await RunLoopAsync(work, s_jsonInterval, WriteJsonProgress).ConfigureAwait(false);
@@ -103,9 +105,14 @@ internal sealed class ProgressView : IProgress<string>
                             tasks.Add(blob.Digest, task);
                         }
 
-                        if (blob.Reused > 0 && blob.State is not TransferState.Cached)
+                        if (blob.State is not TransferState.Cached)
                         {
-                            task.Description = $"pulling {blob.Digest.Short} ({Units.Bytes(blob.Reused)} resumed)";
+                            string resumed = blob.Reused > 0 ? $" ({Units.Bytes(blob.Reused)} resumed)" : string.Empty;
+                            long now = Environment.TickCount64;
+                            string retry = blob.Retry is { } r && blob.State == TransferState.Running && r.IsCurrent(now)
+                                ? $": [yellow]{Markup.Escape(r.Describe(blob.Total, now))}[/]"
+                                : string.Empty;
+                            task.Description = $"pulling {blob.Digest.Short}{resumed}{retry}";
                         }
 
                         task.Value = blob.Total == 0 && blob.State is TransferState.Completed or TransferState.Cached ? 1 : blob.Completed;
@@ -145,10 +152,18 @@ internal sealed class ProgressView : IProgress<string>
             {
                 long completed = blob.Completed;
                 TransferState state = blob.State;
-                _shown.TryGetValue(blob.Digest, out var last);
-                if (last.Ticks != 0 && last.Completed == completed && last.State == state)
+                if (blob.Retry is { } retry && retry.Episode > _retriesShown.GetValueOrDefault(blob.Digest))
                 {
-                    continue;
+                    // One line per episode of retries, not per attempt.
+                    _retriesShown[blob.Digest] = retry.Episode;
+                    _out.WriteLine($"pulling {blob.Digest.Short}: {retry.Describe(blob.Total, retry.Ticks)}; bytes received are kept, further retries of this episode are not shown");
+                }
+
+                _shown.TryGetValue(blob.Digest, out var last);
+                bool due = last.Ticks == 0 || now - last.Ticks >= s_plainInterval.TotalMilliseconds;
+                if (last.Ticks != 0 && (last.State == state && (last.Completed == completed || !due)))
+                {
+                    continue; // nothing new, or a running blob shown less than an interval ago
                 }
 
                 string line = state switch
@@ -187,6 +202,22 @@ internal sealed class ProgressView : IProgress<string>
         {
             long completed = blob.Completed;
             TransferState state = blob.State;
+            if (blob.Retry is { } retry && retry.Count > _retriesShown.GetValueOrDefault(blob.Digest))
+            {
+                _retriesShown[blob.Digest] = retry.Count;
+                WriteJson(new Dictionary<string, object>
+                {
+                    ["status"] = "retrying",
+                    ["digest"] = blob.Digest.ToString(),
+                    ["reason"] = retry.Notice.Reason,
+                    ["retry_in_seconds"] = Math.Round(retry.Notice.Delay.TotalSeconds, 1),
+                    ["attempt"] = retry.Notice.Attempt,
+                    ["retries"] = retry.Count,
+                    ["total"] = blob.Total,
+                    ["completed"] = retry.CompletedThen,
+                });
+            }
+
             _shown.TryGetValue(blob.Digest, out var last);
             if (last.Ticks != 0 && last.Completed == completed && last.State == state)
             {

@@ -18,6 +18,13 @@ public static class RegcProcess
         return await run.WaitAsync();
     }
 
+    /// <summary>Runs regc in <paramref name="workingDirectory"/> with the variables named in <paramref name="unset"/> removed from its environment.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunWithoutAsync(string workingDirectory, string[] unset, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using RegcRun run = Start(environment, args, wrapper: [], unset: unset, workingDirectory: workingDirectory);
+        return await run.WaitAsync();
+    }
+
     /// <summary>GNU time, which reports a child's peak resident memory; CI installs it.</summary>
     public const string Time = "/usr/bin/time";
 
@@ -42,7 +49,8 @@ public static class RegcProcess
     /// <summary>Starts regc with extra environment variables; the caller waits for it (or kills it).</summary>
     public static RegcRun Start(IReadOnlyDictionary<string, string>? environment, params string[] args) => Start(environment, args, wrapper: []);
 
-    private static RegcRun Start(IReadOnlyDictionary<string, string>? environment, string[] args, string[] wrapper, string? input = null)
+    private static RegcRun Start(
+        IReadOnlyDictionary<string, string>? environment, string[] args, string[] wrapper, string? input = null, string[]? unset = null, string? workingDirectory = null)
     {
         // Run regc from its own build output, next to its own runtimeconfig and deps files.
         string baseDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
@@ -62,6 +70,7 @@ public static class RegcProcess
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
         start.Environment.Remove("OLLAMA_MODELS");
         // Hermetic: no credentials or CA bundle of the machine's user unless a test gives them.
@@ -70,6 +79,11 @@ public static class RegcProcess
         foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
+        }
+
+        foreach (string key in unset ?? [])
+        {
+            start.Environment.Remove(key);
         }
 
         Process process = Process.Start(start)!;

@@ -53,7 +53,7 @@ internal static class CommandLineMistakes
         return null;
     }
 
-    /// <summary>The candidate closest to <paramref name="typed"/> (a few edits away, or one it starts), or empty.</summary>
+    /// <summary>The candidate closest to <paramref name="typed"/> (at most a third of its letters edited), or empty.</summary>
     internal static string Nearest(string typed, IEnumerable<string> candidates)
     {
         string best = string.Empty;

@@ -30,45 +30,50 @@ internal static class ErrorReporter
             return Interrupted;
         }
 
-        error.WriteLine("error: " + OneLine(exception is ArgumentException argument ? Describe(argument) : exception.Message));
+        string? option = exception is ArgumentException { ParamName: { } name } ? OptionName(name) : null;
+        error.WriteLine("error: " + OneLine(option is not null ? Describe((ArgumentException)exception, option) : exception.Message));
         if (verbose)
         {
             error.WriteLine(exception.ToString());
         }
 
-        return exception is InvalidModelNameException or ArgumentException ? Usage : Failed;
+        // A command-line mistake: a bad name, or an option the command or the library refused (named or not).
+        bool usage = exception is InvalidModelNameException || option is not null || exception is ArgumentException { ParamName: null };
+        return usage ? Usage : Failed;
     }
 
     /// <summary>
     /// An option the library refused, in the command line's words: "--concurrency must be from 1 to 64, not 0" instead
     /// of .NET's "must be from 1 to 64 (Parameter 'Concurrency') Actual value was 0.".
     /// </summary>
-    internal static string Describe(ArgumentException exception)
+    private static string Describe(ArgumentException exception, string option)
     {
-        if (exception.ParamName is not { Length: > 0 } name)
-        {
-            return exception.Message;
-        }
-
         string text = exception.Message;
-        int cut = text.IndexOf($" (Parameter '{name}')", StringComparison.Ordinal);
+        int cut = text.IndexOf($" (Parameter '{exception.ParamName}')", StringComparison.Ordinal);
         if (cut >= 0)
         {
             text = text[..cut];
         }
 
         string actual = exception is ArgumentOutOfRangeException { ActualValue: { } value } ? $", not {value}" : string.Empty;
-        return $"{OptionName(name)} {text.TrimEnd('.')}{actual}";
+        return $"{option} {text.TrimEnd('.')}{actual}";
     }
 
-    /// <summary>The command-line option for a library option's property name: MaxRetries is --retries, StallTimeout --stall-timeout.</summary>
-    private static string OptionName(string property) => property switch
+    /// <summary>
+    /// The command-line option a library option's property stands for (MaxRetries is --retries); null for any other
+    /// parameter name, whose exception is then reported as it is (a failure, not a usage mistake).
+    /// </summary>
+    private static string? OptionName(string property) => property switch
     {
+        "Concurrency" => "--concurrency",
+        "StallTimeout" => "--stall-timeout",
+        "RequestTimeout" => "--request-timeout",
+        "ConnectTimeout" => "--connect-timeout",
         "MaxRetries" => "--retries",
         "RetryDelay" => "--retry-wait",
         "MaxConnectionsPerServer" => "--max-connections",
-        "RequestTimeout" => "--request-timeout",
-        _ => "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : string.Empty) + char.ToLowerInvariant(c) : c.ToString())),
+        "LimitRate" => "--limit-rate",
+        _ => null,
     };
 
     public static string OneLine(string message)

@@ -4,8 +4,9 @@ namespace RegistryClient.Cli;
 
 /// <summary>
 /// Turns SIGINT (Ctrl-C) and SIGTERM into a cancellation the running command observes, and the process's exit code
-/// into 128 + the first signal's number (130 or 143). Every later signal, however soon it follows, is absorbed: the
-/// command is already stopping and keeps its resumable state. Registered once, for the life of the process.
+/// into 128 + the first signal's number (130 or 143). A second signal, however soon it follows, is absorbed: the
+/// command is already stopping and keeps its resumable state. A third ends the process at once with the same code
+/// (for a stop that hangs; the store's state is safe at any instant). Registered once, for the life of the process.
 /// </summary>
 #pragma warning disable CA1001 // Lives as long as the process: a signal may come at any moment until exit, so nothing is ever disposed.
 internal sealed class Interruption
@@ -14,6 +15,7 @@ internal sealed class Interruption
     private readonly CancellationTokenSource _cancel = new();
     private readonly PosixSignalRegistration[] _registrations;
     private int _signal;
+    private int _count;
 
     public Interruption()
     {
@@ -23,6 +25,9 @@ internal sealed class Interruption
             PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle),
         ];
     }
+
+    /// <summary>The signal that ends the process without waiting for the command to stop.</summary>
+    private const int ForceAfter = 3;
 
     /// <summary>Cancelled by the first signal.</summary>
     public CancellationToken Token => _cancel.Token;
@@ -37,6 +42,13 @@ internal sealed class Interruption
     {
         context.Cancel = true; // the command stops itself and the process exits through Main
         int number = context.Signal == PosixSignal.SIGTERM ? 15 : 2;
+        if (Interlocked.Increment(ref _count) >= ForceAfter)
+        {
+            int code = 128 + Volatile.Read(ref _signal);
+            _ = Task.Run(() => Environment.Exit(code));
+            return;
+        }
+
         if (Interlocked.CompareExchange(ref _signal, number, 0) == 0)
         {
             // Cancellation callbacks run on the pool, never on the signal thread, and none of their failures escapes.

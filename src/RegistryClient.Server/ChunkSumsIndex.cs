@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using RegistryClient.Content;
-using RegistryClient.Remote;
 using RegistryClient.Store;
 
 namespace RegistryClient.Server;
@@ -35,11 +34,9 @@ internal sealed class ChunkSumsIndex
     /// <summary>The list's body for the stored blob <paramref name="digest"/> of <paramref name="size"/> bytes.</summary>
     public async Task<byte[]> GetAsync(Digest digest, long size, CancellationToken cancellationToken)
     {
-        string sidecar = GetSidecarPath(digest);
-        byte[]? stored = TryReadSidecar(sidecar, digest, size);
-        if (stored is not null)
+        if (_store.TryReadChunkList(digest, size, _chunkSize) is { } stored)
         {
-            return stored;
+            return stored.ToBytes();
         }
 
         Lazy<Task<byte[]>> computation = _computing.GetOrAdd(digest, d => new Lazy<Task<byte[]>>(() => Task.Run(() => ComputeAndStoreAsync(d, size))));
@@ -56,38 +53,16 @@ internal sealed class ChunkSumsIndex
         }
     }
 
-    private string GetSidecarPath(Digest digest) => _store.GetChunkSumsPath(digest, _chunkSize);
-
-    private static byte[]? TryReadSidecar(string path, Digest digest, long size)
-    {
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists || info.LinkTarget is not null || info.Length > ChunkSums.MaxBodyBytes)
-            {
-                return null;
-            }
-
-            byte[] bytes = File.ReadAllBytes(path);
-            ChunkSums.Parse(bytes, size, new Uri("http://sidecar.invalid/"), digest);
-            return bytes;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null; // Missing, unreadable or not fitting the blob: computed afresh.
-        }
-    }
-
     private async Task<byte[]> ComputeAndStoreAsync(Digest digest, long size)
     {
         Interlocked.Increment(ref _computed);
-        byte[] body = Compute(_store.GetBlobPath(digest), size, _chunkSize);
-        await _store.TryKeepChunkSumsAsync(digest, _chunkSize, body).ConfigureAwait(false); // else computed again after a restart
-        return body;
+        ChunkList list = Compute(_store.GetBlobPath(digest), size, _chunkSize, digest);
+        await _store.TryKeepChunkListAsync(digest, list).ConfigureAwait(false); // else computed again after a restart
+        return list.ToBytes();
     }
 
-    /// <summary>Hashes a blob chunk by chunk and returns the list's body.</summary>
-    internal static byte[] Compute(string blobPath, long size, long chunkSize)
+    /// <summary>Hashes a blob chunk by chunk and returns its list.</summary>
+    internal static ChunkList Compute(string blobPath, long size, long chunkSize, Digest digest)
     {
         var chunks = new List<ChunkSum>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
@@ -118,6 +93,6 @@ internal sealed class ChunkSumsIndex
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        return Encoding.ASCII.GetBytes(ChunkSums.Format(chunks));
+        return ChunkList.Parse(Encoding.ASCII.GetBytes(ChunkList.Format(chunks)), size, digest);
     }
 }

@@ -1,4 +1,4 @@
-using RegistryClient.Transfer;
+using RegistryClient.Content;
 
 namespace RegistryClient.Server;
 

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Logging;
+using RegistryClient.Cli.Output;
 using RegistryClient.Remote;
 
 namespace RegistryClient.Cli.Commands;
@@ -178,7 +179,7 @@ internal static class CommonOptions
         long? rate = null;
         if (result.GetValue(options.LimitRate) is { } text)
         {
-            if (!RegistryClient.Transfer.Units.TryParseBytes(text, out long parsed) || parsed < 1024)
+            if (!Units.TryParseBytes(text, out long parsed) || parsed < 1024)
             {
                 throw new ArgumentException($"--limit-rate takes bytes per second of at least 1k, like 500k or 2M, not \"{text}\"");
             }

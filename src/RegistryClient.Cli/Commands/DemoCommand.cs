@@ -2,7 +2,7 @@ using System.CommandLine;
 using RegistryClient.Cli.Output;
 using RegistryClient.Names;
 using RegistryClient.Remote;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Server;
 using RegistryClient.Store;
 using RegistryClient.Transfer;

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using RegistryClient.Cli.Output;
 using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Store;
-using RegistryClient.Transfer;
 
 namespace RegistryClient.Cli.Commands;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RegistryClient.Cli.Output;
+using RegistryClient.Maintenance;
 using RegistryClient.Names;
 using RegistryClient.Remote;
 using RegistryClient.Store;

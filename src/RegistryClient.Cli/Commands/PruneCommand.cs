@@ -1,6 +1,7 @@
 using System.CommandLine;
+using RegistryClient.Cli.Output;
+using RegistryClient.Maintenance;
 using RegistryClient.Store;
-using RegistryClient.Transfer;
 
 namespace RegistryClient.Cli.Commands;
 

@@ -1,7 +1,8 @@
 using System.CommandLine;
+using RegistryClient.Cli.Output;
+using RegistryClient.Maintenance;
 using RegistryClient.Names;
 using RegistryClient.Store;
-using RegistryClient.Transfer;
 
 namespace RegistryClient.Cli.Commands;
 

@@ -1,9 +1,8 @@
 using System.CommandLine;
+using RegistryClient.Cli.Output;
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Remote;
 using RegistryClient.Store;
-using RegistryClient.Transfer;
 
 namespace RegistryClient.Cli.Commands;
 
@@ -20,8 +19,7 @@ internal static class ShowCommand
         {
             var store = ModelStore.Open(ModelStore.ResolveRoot(result.GetValue(models)));
             var wanted = ModelName.Parse(result.GetValue(name)!);
-            StoredManifest stored = store.ListManifests().FirstOrDefault(m => m.Name.Key == wanted.Key)
-                ?? throw new ModelNotFoundException($"{wanted.DisplayName} is not in {store.Root} (regc list shows what is)");
+            StoredManifest stored = store.FindManifest(wanted);
             (_, Manifest? manifest, byte[]? bytes, string? error) = store.ReadManifest(stored);
             if (manifest is null || bytes is null)
             {

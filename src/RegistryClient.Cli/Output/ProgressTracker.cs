@@ -65,7 +65,8 @@ internal sealed class ProgressTracker : IProgress<TransferProgress>
                 long now = Environment.TickCount64;
                 lock (_retryLock)
                 {
-                    bool sameEpisode = _retry is { } last && now - last.Ticks < EpisodeGap.TotalMilliseconds;
+                    // An episode lasts while each retry comes within the gap after the previous one's wait ended.
+                    bool sameEpisode = _retry is { } last && now - (last.Ticks + (long)last.Notice.Delay.TotalMilliseconds) < EpisodeGap.TotalMilliseconds;
                     _retry = new Retrying(notice, now, value.Completed, (_retry?.Count ?? 0) + 1, (_retry?.Episode ?? 0) + (sameEpisode ? 0 : 1));
                 }
             }

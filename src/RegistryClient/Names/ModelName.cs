@@ -25,7 +25,6 @@ public sealed class ModelName : IEquatable<ModelName>
     public const string DefaultTag = "latest";
 
     private const int MaxPartLength = 80;
-    private const int MaxHostLength = 350;
     private const int MaxDnsNameLength = 253;
     private const int MaxDnsLabelLength = 63;
 
@@ -264,21 +263,16 @@ public sealed class ModelName : IEquatable<ModelName>
             }
         }
 
-        if (host.Length > MaxHostLength)
-        {
-            return $"the host is longer than {MaxHostLength} characters";
-        }
-
-        string? error = CheckChars("host", name, allowDot: true, maxLength: MaxHostLength);
-        if (error is not null)
-        {
-            return error;
-        }
-
         // What DNS (and a URL) can carry: at most 253 characters, each dot-separated label at most 63.
         if (name.Length > MaxDnsNameLength)
         {
             return $"the host name is {name.Length} characters long; a DNS name has at most {MaxDnsNameLength}";
+        }
+
+        string? error = CheckChars("host", name, allowDot: true, maxLength: MaxDnsNameLength);
+        if (error is not null)
+        {
+            return error;
         }
 
         if (name.Split('.').FirstOrDefault(label => label.Length > MaxDnsLabelLength) is { } longLabel)

@@ -207,7 +207,7 @@ internal sealed partial class RegistryAuthenticator
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.RequestTimeout);
-        using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+        using HttpResponseMessage response = await HttpSending.SendAsync(_http, request, timeout.Token).ConfigureAwait(false);
         string who = credential is not null ? $"the credentials of {credential} for {Authority(uri)}" : signed ? "the Ollama key" : "an anonymous request";
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {

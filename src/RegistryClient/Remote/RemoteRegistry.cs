@@ -69,13 +69,14 @@ public sealed partial class RemoteRegistry
     internal TimeProvider TimeProvider => _timeProvider;
 
     /// <summary>A retry budget for one request or transfer of this client (see <see cref="RetryBudget"/>).</summary>
-    internal RetryBudget CreateBudget(string subject, Func<long>? meter = null, TimeSpan? maxSilence = null, Action<RetryNotice>? onRetry = null) =>
-        new(subject, Options, _timeProvider, meter, maxSilence, onRetry);
+    internal RetryBudget CreateBudget(string subject, Func<long>? meter = null, int maxStalls = 0, Action<RetryNotice>? onRetry = null) =>
+        new(subject, Options, meter, maxStalls, onRetry);
 
     /// <summary>
     /// Runs <paramref name="attempt"/> through the retry pipeline until it succeeds or <paramref name="budget"/> says stop.
     /// When the budget ends on a bare network failure (a reset, a cut body), that failure is thrown as one line naming
-    /// the subject, the cause and the attempts; the project's own exceptions say that much already and pass as they are.
+    /// the subject, the cause and the attempts (<see cref="RetriesExhaustedException"/>); a stall says how many came
+    /// without progress; the project's other exceptions say enough already and pass as they are.
     /// </summary>
     internal async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> attempt, RetryBudget budget, CancellationToken cancellationToken)
     {
@@ -86,10 +87,17 @@ public sealed partial class RemoteRegistry
             return await _pipeline.ExecuteAsync(
                 static async (ctx, run) => await run(ctx.CancellationToken).ConfigureAwait(false), context, attempt).ConfigureAwait(false);
         }
-        catch (Exception e) when (budget.GaveUpBecause is { } why && e is not (RegistryResponseException or RegistryProtocolException or StallTimeoutException or RegistryUnreachableException))
+        catch (StallTimeoutException e) when (budget.GaveUpBecause is { } why)
         {
-            throw new HttpRequestException(
-                HttpRequestError.Unknown,
+            throw new StallTimeoutException(
+                $"{e.Message}; {why}: the registry or the network is not delivering (try again later, or raise --stall-timeout)", isTransient: false)
+            {
+                Reason = e.Reason,
+            };
+        }
+        catch (Exception e) when (budget.GaveUpBecause is { } why && e is not (RegistryResponseException or RegistryProtocolException or RegistryUnreachableException))
+        {
+            throw new RetriesExhaustedException(
                 $"{budget.Subject}: {TransientFaults.Describe(e)}, {why}; the registry or the network keeps dropping the transfer (run the command again later: verified bytes are kept)",
                 e);
         }
@@ -151,11 +159,49 @@ public sealed partial class RemoteRegistry
     private Uri BaseUri(ModelName name) => name.RegistryUri(Options.IsInsecure(name.Host));
 
     /// <summary>The URL of a blob: <c>/v2/&lt;ns&gt;/&lt;model&gt;/blobs/&lt;digest&gt;</c>.</summary>
-    public Uri GetBlobUri(ModelName name, Digest digest)
+    internal Uri GetBlobUri(ModelName name, Digest digest) => new(BaseUri(name), $"v2/{name.Repository}/blobs/{digest}");
+
+    /// <summary>
+    /// The blob <paramref name="blob"/> of <paramref name="repository"/>'s repository as a source to read ranges from,
+    /// optionally at a <paramref name="location"/> known to serve it (a chunksums <c>Content-Location</c>).
+    /// </summary>
+    public RegistryBlobSource GetBlobSource(ModelName repository, Descriptor blob, Uri? location = null)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        return new Uri(BaseUri(name), $"v2/{name.Repository}/blobs/{digest}");
+        ArgumentNullException.ThrowIfNull(repository);
+        return new RegistryBlobSource(this, repository, blob, location);
     }
+
+    /// <summary>
+    /// Opens a whole blob for reading. The stream's bytes are checked as they are read: at its end the length and the
+    /// SHA-256 must be the descriptor's, else the last read throws <see cref="DigestMismatchException"/>. Opening is
+    /// retried like any request; a break while reading is the caller's (read ranges through
+    /// <see cref="GetBlobSource"/> to continue where it stopped).
+    /// </summary>
+    /// <exception cref="RegistryResponseException">The registry answered with an error (404 when it lacks the blob), after retries.</exception>
+    /// <exception cref="RegistryUnreachableException">The registry could not be reached.</exception>
+    public async Task<Stream> OpenBlobAsync(ModelName repository, Descriptor blob, CancellationToken cancellationToken = default)
+    {
+        RegistryBlobSource source = GetBlobSource(repository, blob);
+        Stream body = await OpenWithRetriesAsync(GetBlobUri(repository, blob.Digest), token => source.OpenAsync(token), cancellationToken).ConfigureAwait(false);
+        return new VerifyingStream(body, blob);
+    }
+
+    /// <summary>
+    /// Opens bytes <paramref name="start"/> to <paramref name="end"/> (inclusive) of a blob, checked to be exactly that
+    /// range (<c>Content-Range</c>, length, no encoding); the bytes themselves are not verified. Opening is retried like
+    /// any request.
+    /// </summary>
+    /// <exception cref="RangeNotSupportedException">The registry ignores Range for this blob.</exception>
+    /// <exception cref="RegistryResponseException">The registry answered with an error, after retries.</exception>
+    public Task<Stream> OpenBlobRangeAsync(ModelName repository, Descriptor blob, long start, long end, CancellationToken cancellationToken = default)
+    {
+        RegistryBlobSource source = GetBlobSource(repository, blob);
+        return OpenWithRetriesAsync(GetBlobUri(repository, blob.Digest), token => source.OpenRangeAsync(start, end, token), cancellationToken);
+    }
+
+    /// <summary>Opens a body through the retry pipeline, each attempt bounded by the request timeout until the answer's headers.</summary>
+    private Task<Stream> OpenWithRetriesAsync(Uri uri, Func<CancellationToken, Task<Stream>> open, CancellationToken cancellationToken) =>
+        ExecuteWithTimeoutAsync(uri, idle => open(idle.Token), cancellationToken);
 
     /// <summary>
     /// Fetches a manifest (or index) by tag or digest, reading at most <see cref="RegistryOptions.MaxManifestBytes"/>.
@@ -374,14 +420,15 @@ public sealed partial class RemoteRegistry
 
                 return true;
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            "HEAD").ConfigureAwait(false);
     }
 
     /// <summary>
     /// Runs a small request through the retry pipeline, each attempt bounded by <see cref="RegistryOptions.RequestTimeout"/>;
     /// after <see cref="MaxTimeouts"/> timeouts the request fails for good, so a registry that never answers ends in an error.
     /// </summary>
-    private async Task<T> ExecuteWithTimeoutAsync<T>(Uri uri, Func<IdleTimeout, Task<T>> attempt, CancellationToken cancellationToken)
+    private async Task<T> ExecuteWithTimeoutAsync<T>(Uri uri, Func<IdleTimeout, Task<T>> attempt, CancellationToken cancellationToken, string method = "GET")
     {
         int timeouts = 0;
         return await ExecuteAsync(
@@ -401,19 +448,19 @@ public sealed partial class RemoteRegistry
                         // First contact and not a word back: retrying a registry that never answered only makes the user wait.
                         throw new RegistryUnreachableException(
                             uri.Authority,
-                            $"{uri.Authority} accepted the connection but did not answer GET {Redact(uri)} within {seconds} s; check the host and port (or raise --request-timeout)",
+                            $"{uri.Authority} accepted the connection but did not answer {method} {Redact(uri)} within {seconds} s; check the host and port (or raise --request-timeout)",
                             e);
                     }
 
                     bool giveUp = ++timeouts >= MaxTimeouts;
                     throw new StallTimeoutException(
-                        $"GET {Redact(uri)} took longer than {seconds} s"
+                        $"{method} {Redact(uri)} took longer than {seconds} s"
                             + (giveUp ? $", {timeouts} times; the registry is not answering (check the name and the network, or try again later)" : string.Empty),
                         isTransient: !giveUp)
                     { Reason = $"no answer in {seconds} s" };
                 }
             },
-            CreateBudget($"GET {Redact(uri)}"),
+            CreateBudget($"{method} {Redact(uri)}"),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -434,13 +481,21 @@ public sealed partial class RemoteRegistry
             throw new RegistryProtocolException($"the chunksums of {blob.Digest.Short} came with Content-Encoding {string.Join(",", response.Content.Headers.ContentEncoding)}, which is not accepted", isTransient: false);
         }
 
-        byte[] body = await ReadAtMostAsync(response, ChunkSums.MaxBodyBytes, cancellationToken, idle).ConfigureAwait(false);
-        if (response.Content.Headers.ContentLength is long length && length != body.Length && body.Length <= ChunkSums.MaxBodyBytes)
+        byte[] body = await ReadAtMostAsync(response, ChunkList.MaxBodyBytes, cancellationToken, idle).ConfigureAwait(false);
+        if (response.Content.Headers.ContentLength is long length && length != body.Length && body.Length <= ChunkList.MaxBodyBytes)
         {
             throw new RegistryProtocolException($"the chunksums of {blob.Digest.Short} announced {length} bytes but {body.Length} arrived", isTransient: true);
         }
 
-        return ChunkSums.Parse(body, blob.Size, location, blob.Digest);
+        try
+        {
+            return new ChunkSums(location, ChunkList.Parse(body, blob.Size, blob.Digest));
+        }
+        catch (InvalidChunkListException e)
+        {
+            // The registry's error, and maybe a passing one (a list cut short): tried again, then reported.
+            throw new RegistryProtocolException($"the registry's chunksums for {blob.Digest.Short} are invalid at line {e.Line}: {e.Problem}", isTransient: true);
+        }
     }
 
     /// <summary>
@@ -495,7 +550,7 @@ public sealed partial class RemoteRegistry
                 LogRequest(_logger, method.Method, Redact(current), request.Headers.Range?.ToString());
                 try
                 {
-                    response = await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+                    response = await HttpSending.SendAsync(_http, request, cancellationToken).ConfigureAwait(false);
                 }
                 catch (HttpRequestException e) when (hop == 0 && !HasAnswered(current) && Unreachable(current, e) is { } unreachable)
                 {
@@ -562,54 +617,6 @@ public sealed partial class RemoteRegistry
             LogRedirect(_logger, (int)status, Redact(current), Redact(next), onOrigin);
             current = next;
         }
-    }
-
-    /// <summary>
-    /// Sends one request. A TLS failure becomes one clear error that is not retried (a certificate does not fix itself;
-    /// a server speaking plain HTTP is named as such); a connection that could not be set up within the handler's
-    /// connect timeout becomes a connection error (transient) instead of a cancellation.
-    /// </summary>
-    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        Uri uri = request.RequestUri!;
-        try
-        {
-            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError && e is not RegistryResponseException)
-        {
-            if (IsPlainHttpAnswer(e))
-            {
-                throw new RegistryUnreachableException(uri.Authority, $"{uri.Authority} answered plain HTTP: use --insecure or http://", e);
-            }
-
-            string cause = e.InnerException?.Message ?? e.Message;
-            throw new HttpRequestException(
-                HttpRequestError.SecureConnectionError,
-                $"TLS with {uri.Authority} failed: {cause.TrimEnd('.')}; if it uses a private CA, give its certificate with SSL_CERT_FILE=<PEM file>, or pass --insecure to skip verification for {uri.Host} only",
-                e);
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && e.InnerException is TimeoutException)
-        {
-            throw new HttpRequestException(HttpRequestError.ConnectionError, $"could not connect to {uri.Authority}: {e.InnerException.Message}", e);
-        }
-    }
-
-    /// <summary>
-    /// True when a TLS handshake failed because the server's first bytes were not a TLS record (SslStream cannot size
-    /// the frame): the server speaks plain HTTP on that port.
-    /// </summary>
-    private static bool IsPlainHttpAnswer(HttpRequestException e)
-    {
-        for (Exception? inner = e.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            if (inner is System.Security.Authentication.AuthenticationException && inner.Message.Contains("frame", StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>

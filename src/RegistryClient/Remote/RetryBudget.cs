@@ -2,44 +2,37 @@ namespace RegistryClient.Remote;
 
 /// <summary>
 /// The retry allowance of one request or one range transfer. A transient failure is tried again until
-/// <see cref="RegistryOptions.MaxRetries"/> attempts in a row failed without progress; an attempt that moved the
-/// transfer forward by at least <see cref="ProgressFloor"/> kept bytes (read through the meter) does not count,
-/// and the backoff starts again from its first step. So a link that drops every connection after a few MiB still
-/// finishes, while one that delivers nothing ends within the same bounds as before. After an attempt that made progress
-/// the next one starts at once; failures without progress wait longer each time. With a silence limit, the budget also
-/// ends once that long passed without a single new byte.
+/// <see cref="RegistryOptions.MaxRetries"/> attempts in a row failed without progress, or (with a stall limit) that
+/// many attempts stalled without progress. An attempt that itself kept at least <see cref="ProgressFloor"/> new bytes
+/// (read through the meter) does not count: the count starts again, and the next attempt starts at once. So a link
+/// that drops every connection after a few MiB still finishes, while one that delivers nothing ends within the same
+/// bounds as before. Failures without progress wait longer each time.
 /// </summary>
 /// <remarks>Used by one execution at a time (the attempts of one request run one after another).</remarks>
 internal sealed class RetryBudget
 {
-    /// <summary>New bytes an attempt must keep to count as progress (one socket receive, well above a trickle).</summary>
+    /// <summary>New bytes an attempt must keep to count as progress (a few socket receives, well above a trickle).</summary>
     public const long ProgressFloor = 64 << 10;
 
     private readonly RegistryOptions _options;
-    private readonly TimeProvider _time;
     private readonly Func<long>? _meter;
-    private readonly TimeSpan? _maxSilence;
-    private long _progressMark;
+    private readonly int _maxStalls;
     private long _lastSeen;
-    private long _lastByteAt;
 
     /// <summary>Creates a budget.</summary>
     /// <param name="subject">What is being fetched, for the message when the budget ends ("GET http://host/v2/.../blobs/sha256:… bytes 0-99").</param>
     /// <param name="options">The retry settings (<see cref="RegistryOptions.MaxRetries"/>, delays).</param>
-    /// <param name="time">The clock.</param>
     /// <param name="meter">The bytes kept so far by the transfer (grows as it progresses); null for a request that either succeeds or not.</param>
-    /// <param name="maxSilence">With a meter: give up once this long passed without a new byte, whatever the count; null means no such limit.</param>
+    /// <param name="maxStalls">Stalls (<see cref="StallTimeoutException"/>) without progress after which the budget ends, whatever the other failures; 0 means no such limit.</param>
     /// <param name="onRetry">Told of each attempt that will be tried again, before the wait.</param>
-    public RetryBudget(string subject, RegistryOptions options, TimeProvider time, Func<long>? meter = null, TimeSpan? maxSilence = null, Action<RetryNotice>? onRetry = null)
+    public RetryBudget(string subject, RegistryOptions options, Func<long>? meter = null, int maxStalls = 0, Action<RetryNotice>? onRetry = null)
     {
         Subject = subject;
         _options = options;
-        _time = time;
         _meter = meter;
-        _maxSilence = maxSilence;
+        _maxStalls = maxStalls;
         OnRetry = onRetry;
-        _progressMark = _lastSeen = meter?.Invoke() ?? 0;
-        _lastByteAt = time.GetTimestamp();
+        _lastSeen = meter?.Invoke() ?? 0;
     }
 
     /// <summary>What is being fetched, for messages.</summary>
@@ -50,6 +43,9 @@ internal sealed class RetryBudget
 
     /// <summary>Failed attempts since the last one that made progress.</summary>
     public int FailuresInARow { get; private set; }
+
+    /// <summary>Stalled attempts since the last one that made progress.</summary>
+    public int StallsInARow { get; private set; }
 
     /// <summary>Failed attempts in all.</summary>
     public int Failures { get; private set; }
@@ -72,30 +68,31 @@ internal sealed class RetryBudget
         if (_meter is not null)
         {
             long kept = _meter();
-            if (kept != _lastSeen)
+            long gained = kept - _lastSeen; // this attempt's own gain, not an accumulation of trickles
+            _lastSeen = kept;
+            if (gained >= ProgressFloor)
             {
-                _lastSeen = kept;
-                _lastByteAt = _time.GetTimestamp();
-            }
-
-            if (kept - _progressMark >= ProgressFloor)
-            {
-                _progressMark = kept;
                 FailuresInARow = 0; // this attempt moved forward: it does not count
+                StallsInARow = 0;
                 return true;
             }
         }
 
         FailuresInARow++;
+        if (exception is StallTimeoutException)
+        {
+            StallsInARow++;
+        }
+
         if (FailuresInARow > _options.MaxRetries)
         {
             GaveUpBecause = $"{FailuresInARow} attempts in a row without progress";
             return false;
         }
 
-        if (_maxSilence is { } silence && _time.GetElapsedTime(_lastByteAt) >= silence)
+        if (_maxStalls > 0 && StallsInARow >= _maxStalls)
         {
-            GaveUpBecause = $"no new byte for {Math.Round(silence.TotalSeconds)} s";
+            GaveUpBecause = $"{StallsInARow} stalls without progress";
             return false;
         }
 

@@ -14,6 +14,7 @@ internal static class TransientFaults
     {
         null => false,
         RegistryUnreachableException => false,
+        RetriesExhaustedException => false,
         RegistryResponseException response => response.IsTransient,
         RegistryProtocolException protocol => protocol.IsTransient,
         StallTimeoutException stall => stall.IsTransient,

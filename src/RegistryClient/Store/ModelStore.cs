@@ -63,21 +63,51 @@ public sealed class ModelStore
         Path.Combine(ChunkSumsDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{digest.FileName}.{chunkSize}"));
 
     /// <summary>
-    /// Keeps a chunk digest list (its body as served) of a complete, verified blob at its chunk size. Best effort:
-    /// false when the store cannot be written (a read-only store still works without it).
+    /// Keeps the chunk list of a complete blob whose digests were proven (by the whole digest, or computed from the
+    /// blob's own bytes), as a sidecar at its chunk size. Best effort: false when the store cannot be written (a
+    /// read-only store still works without it).
     /// </summary>
-    internal async Task<bool> TryKeepChunkSumsAsync(Digest digest, long chunkSize, byte[] body)
+    public async Task<bool> TryKeepChunkListAsync(Digest digest, ChunkList list, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(list);
         try
         {
             EnsureDirectory(ChunkSumsDirectory);
-            await WriteAtomicallyAsync(GetChunkSumsPath(digest, chunkSize), body, CancellationToken.None).ConfigureAwait(false);
+            await WriteAtomicallyAsync(GetChunkSumsPath(digest, list.ChunkSize), list.ToBytes(), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// The kept chunk list of a blob of <paramref name="size"/> bytes at <paramref name="chunkSize"/> (null: the first
+    /// sidecar that fits, at any chunk size), or null when none is kept, readable and valid for that size.
+    /// </summary>
+    public ChunkList? TryReadChunkList(Digest digest, long size, long? chunkSize = null)
+    {
+        IEnumerable<string> candidates = chunkSize is { } only ? [GetChunkSumsPath(digest, only)] : GetChunkSumsFiles(digest);
+        foreach (string sidecar in candidates)
+        {
+            try
+            {
+                var info = new FileInfo(sidecar);
+                if (!info.Exists || info.LinkTarget is not null || info.Length > ChunkList.MaxBodyBytes)
+                {
+                    continue;
+                }
+
+                return ChunkList.Parse(File.ReadAllBytes(sidecar), size, digest);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Unreadable, damaged or not fitting the blob (InvalidChunkListException is an IOException): try the next.
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The chunk digest sidecars kept for a blob (any chunk size).</summary>
@@ -274,14 +304,14 @@ public sealed class ModelStore
     /// are written unchanged under <paramref name="destination"/> (replacing what that name held). Blobs are shared,
     /// so nothing else is written; every blob the manifest names must be complete first.
     /// </summary>
-    /// <exception cref="StoreException">The source is not in the store, or one of its blobs is missing or the wrong size.</exception>
+    /// <exception cref="ModelNotInStoreException">The source is not in the store.</exception>
+    /// <exception cref="StoreException">One of the source's blobs is missing or the wrong size.</exception>
     /// <exception cref="InvalidManifestException">The source's manifest cannot be parsed.</exception>
     public async Task CopyModelAsync(ModelName source, ModelName destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
-        StoredManifest stored = ListManifests().FirstOrDefault(m => m.Name.Key == source.Key)
-            ?? throw new StoreException($"{source.DisplayName} is not in {Root} (regc list shows what is)");
+        StoredManifest stored = FindManifest(source);
         (_, Manifest? manifest, byte[]? bytes, string? error) = ReadManifest(stored);
         if (manifest is null || bytes is null)
         {
@@ -423,6 +453,15 @@ public sealed class ModelStore
 
             yield return new StoredManifest(name, file, File.GetLastWriteTimeUtc(file));
         }
+    }
+
+    /// <summary>The stored manifest of <paramref name="name"/> (matched case-insensitively, as names are).</summary>
+    /// <exception cref="ModelNotInStoreException">The store has no such model.</exception>
+    public StoredManifest FindManifest(ModelName name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return ListManifests().FirstOrDefault(m => m.Name.Key == name.Key)
+            ?? throw new ModelNotInStoreException($"{name.DisplayName} is not in {Root} (regc list shows what is)");
     }
 
     /// <summary>The most bytes a stored manifest may have (as for one fetched from a registry).</summary>

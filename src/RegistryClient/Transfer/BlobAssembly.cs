@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using RegistryClient.Content;
-using RegistryClient.Names;
+using RegistryClient.Hashing;
 using RegistryClient.Remote;
 using RegistryClient.Store;
 
@@ -46,9 +46,9 @@ internal sealed class BlobAssembly : IDisposable
     private long _downloaded;
     private long _reused;
 
-    public BlobAssembly(ModelName name, PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, IProgress<TransferProgress>? progress)
+    public BlobAssembly(IBlobSource source, PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, IProgress<TransferProgress>? progress)
     {
-        Name = name;
+        Source = source;
         Partial = partial;
         Chunks = chunks;
         ChunkDigests = chunkDigests;
@@ -61,8 +61,8 @@ internal sealed class BlobAssembly : IDisposable
         _progress = progress;
     }
 
-    /// <summary>The model the blob is fetched for (its repository names the blob's URL).</summary>
-    public ModelName Name { get; }
+    /// <summary>Where the blob's bytes are read from (resolved once, when the blob was planned).</summary>
+    public IBlobSource Source { get; }
 
     public PartialBlob Partial { get; }
 
@@ -90,10 +90,7 @@ internal sealed class BlobAssembly : IDisposable
     public ReceiveBufferPool? Buffers { get; init; }
 
     /// <summary>The pull's engine hashing chunks in shared lanes, or null to hash each chunk through OpenSSL.</summary>
-    public Sha256Lanes? Lanes { get; init; }
-
-    /// <summary>Where to fetch the bytes from: the chunksums' location, or a storage URL a registry redirected to.</summary>
-    public Uri? Location { get; set; }
+    public LaneHashEngine? Lanes { get; init; }
 
     /// <summary>Bytes downloaded in this run and kept.</summary>
     public long Downloaded => Interlocked.Read(ref _downloaded);

@@ -1,10 +1,8 @@
-using System.Net;
-using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using RegistryClient.Content;
-using RegistryClient.Names;
+using RegistryClient.Hashing;
 using RegistryClient.Remote;
 using RegistryClient.Store;
 
@@ -19,7 +17,7 @@ internal sealed class ChunkFetcher
     /// <summary>How many times a chunk whose digest is wrong is fetched in all.</summary>
     public const int MaxDigestAttempts = 3;
 
-    /// <summary>Stalls in a row without a byte of progress after which a transfer gives up (not retried again).</summary>
+    /// <summary>Stalls without progress after which a transfer gives up (not retried again).</summary>
     public const int MaxStallsWithoutProgress = 3;
 
     /// <summary>
@@ -64,7 +62,7 @@ internal sealed class ChunkFetcher
         byte[] actual = new byte[SHA256.HashSizeInBytes];
         for (int attempt = 1; ; attempt++)
         {
-            using var hash = new ChunkHash(blob.Lanes);
+            using var hash = new ChunkHasher(blob.Lanes);
             blob.OnChunkAttempt(index);
             await FetchRangeAsync(blob, index, buffer, hash, cancellationToken).ConfigureAwait(false);
             hash.GetHashAndReset(actual);
@@ -90,17 +88,9 @@ internal sealed class ChunkFetcher
             {
                 using var stall = CancellationTokenSource.CreateLinkedTokenSource(token);
                 stall.CancelAfter(_stallTimeout);
-                Uri uri = _registry.GetBlobUri(blob.Name, descriptor.Digest);
                 try
                 {
-                    using HttpResponseMessage response = await _registry.SendAsync(HttpMethod.Get, uri, null, stall.Token).ConfigureAwait(false);
-                    if (!response.IsSuccessStatusCode)
-                    {
-                        throw await _registry.CreateErrorAsync(response, blob.Name, token).ConfigureAwait(false);
-                    }
-
-                    CheckRange(response, descriptor, 0, descriptor.Size - 1);
-                    Stream body = await response.Content.ReadAsStreamAsync(stall.Token).ConfigureAwait(false);
+                    Stream body = await blob.Source.OpenAsync(stall.Token).ConfigureAwait(false);
                     await using (body.ConfigureAwait(false))
                     {
                         await StreamChunksAsync(blob, next, body, buffer, stall, token).ConfigureAwait(false);
@@ -108,7 +98,7 @@ internal sealed class ChunkFetcher
                 }
                 catch (OperationCanceledException) when (stall.IsCancellationRequested && !token.IsCancellationRequested)
                 {
-                    throw new StallTimeoutException($"no bytes for {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short}, one stream)")
+                    throw new StallTimeoutException($"no bytes for {_stallTimeout.TotalSeconds:0.#} s from {blob.Source.Location} ({descriptor.Digest.Short}, one stream)")
                     {
                         Reason = StallReason,
                     };
@@ -126,7 +116,7 @@ internal sealed class ChunkFetcher
         {
             Chunk chunk = blob.Chunks[index];
             long keepFrom = chunk.Start + blob.UsableLength(index); // bytes already usable may be hashed: never rewrite them
-            using ChunkHash? hash = keepFrom <= chunk.End && blob.ChunkDigests is not null ? new ChunkHash(lanes: null) : null; // one stream: lanes would idle
+            using ChunkHasher? hash = keepFrom <= chunk.End && blob.ChunkDigests is not null ? new ChunkHasher(lanes: null) : null; // one stream: lanes would idle
             if (hash is not null)
             {
                 blob.OnChunkAttempt(index);
@@ -185,7 +175,7 @@ internal sealed class ChunkFetcher
     /// digests the bytes feed the chunk's hash and count as received until the chunk is verified. A receive buffer
     /// the bytes lie in (<paramref name="held"/>) goes to the assembly with them, or back to its pool on failure.
     /// </summary>
-    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, ChunkHash? hash, ReceiveBuffer? held, CancellationToken cancellationToken)
+    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, ChunkHasher? hash, ReceiveBuffer? held, CancellationToken cancellationToken)
     {
         try
         {
@@ -232,7 +222,7 @@ internal sealed class ChunkFetcher
         return false;
     }
 
-    private async Task FetchRangeAsync(BlobAssembly blob, int index, Memory<byte> buffer, ChunkHash? hash, CancellationToken cancellationToken)
+    private async Task FetchRangeAsync(BlobAssembly blob, int index, Memory<byte> buffer, ChunkHasher? hash, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
         var cursor = new RangeCursor { Position = chunk.Start }; // advanced as bytes are written, so a retry continues there
@@ -251,48 +241,24 @@ internal sealed class ChunkFetcher
     /// <summary>
     /// The retry budget of one transfer of <paramref name="blob"/>: attempts that keep new bytes (read through
     /// <paramref name="kept"/>) do not count against it; it ends after the registry's retries in a row without progress,
-    /// or after <see cref="MaxStallsWithoutProgress"/> stall timeouts without a byte. Retries are shown on the blob's progress.
+    /// or after <see cref="MaxStallsWithoutProgress"/> stalls without progress. Retries are shown on the blob's progress.
     /// </summary>
     private RetryBudget Budget(BlobAssembly blob, string subject, Func<long> kept) =>
-        _registry.CreateBudget(subject, kept, _stallTimeout * MaxStallsWithoutProgress, blob.OnRetrying);
+        _registry.CreateBudget(subject, kept, MaxStallsWithoutProgress, blob.OnRetrying);
 
     private string StallReason => $"no data for {_stallTimeout.TotalSeconds:0.#} s";
 
-    private async Task FetchOnceAsync(BlobAssembly blob, int index, RangeCursor cursor, Memory<byte> buffer, ChunkHash? hash, CancellationToken cancellationToken)
+    private async Task FetchOnceAsync(BlobAssembly blob, int index, RangeCursor cursor, Memory<byte> buffer, ChunkHasher? hash, CancellationToken cancellationToken)
     {
         Chunk chunk = blob.Chunks[index];
         long position = cursor.Position;
-        long attemptStart = position;
         Descriptor descriptor = blob.Descriptor;
-        ModelName name = blob.Name;
-        Uri? cached = blob.Location;
-        Uri uri = cached ?? _registry.GetBlobUri(name, descriptor.Digest);
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stall.CancelAfter(_stallTimeout);
         using SlowStreamMonitor.Watch? watch = _monitor?.Start(stall, cursor.SlowCuts < MaxSlowCuts);
         try
         {
-            using HttpResponseMessage response = await _registry.SendAsync(
-                HttpMethod.Get, uri, request => request.Headers.Range = new RangeHeaderValue(position, chunk.End), stall.Token).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                if (cached is not null && (int)response.StatusCode is >= 400 and < 500)
-                {
-                    // A signed storage URL can expire; go back to the registry for a fresh one.
-                    blob.Location = null;
-                    throw new RegistryProtocolException($"{RemoteRegistry.Redact(cached)} answered {(int)response.StatusCode} for {descriptor.Digest.Short}; asking the registry again", isTransient: true);
-                }
-
-                throw await _registry.CreateErrorAsync(response, name, cancellationToken).ConfigureAwait(false);
-            }
-
-            CheckRange(response, descriptor, position, chunk.End);
-            if (cached is null && response.RequestMessage?.RequestUri is { } final && final != uri)
-            {
-                blob.Location = final;
-            }
-
-            Stream body = await response.Content.ReadAsStreamAsync(stall.Token).ConfigureAwait(false);
+            Stream body = await blob.Source.OpenRangeAsync(position, chunk.End, stall.Token).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
                 while (position <= chunk.End)
@@ -339,14 +305,12 @@ internal sealed class ChunkFetcher
                 }
             }
 
-            cursor.Stalls = 0;
         }
         catch (OperationCanceledException) when (watch?.CutReason is { } reason && !cancellationToken.IsCancellationRequested)
         {
             cursor.SlowCuts++;
-            cursor.Stalls = 0;
             throw new StallTimeoutException(
-                $"{descriptor.Digest.Short} bytes {position}-{chunk.End} from {RemoteRegistry.Redact(uri)} came at {reason}; reconnecting",
+                $"{descriptor.Digest.Short} bytes {position}-{chunk.End} from {blob.Source.Location} came at {reason}; reconnecting",
                 isTransient: true)
             {
                 Reason = "far slower than the other streams",
@@ -354,13 +318,11 @@ internal sealed class ChunkFetcher
         }
         catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            // Keep what arrived: the retry continues from the last byte written (and the chunk's hash with it).
-            cursor.Stalls = position - attemptStart >= RetryBudget.ProgressFloor ? 1 : cursor.Stalls + 1;
-            bool giveUp = cursor.Stalls >= MaxStallsWithoutProgress;
+            // Keep what arrived: the retry continues from the last byte written (and the chunk's hash with it). The
+            // retry budget counts stalls without progress and ends the transfer after a few.
             throw new StallTimeoutException(
-                $"less than {TrickleFloorBytes >> 10} KiB in {_stallTimeout.TotalSeconds:0.#} s from {RemoteRegistry.Redact(uri)} ({descriptor.Digest.Short} bytes {position}-{chunk.End})"
-                    + (giveUp ? $", {cursor.Stalls} times in a row; the registry or the network is not delivering (try again later, or raise --stall-timeout)" : string.Empty),
-                isTransient: !giveUp)
+                $"less than {TrickleFloorBytes >> 10} KiB in {_stallTimeout.TotalSeconds:0.#} s from {blob.Source.Location} ({descriptor.Digest.Short} bytes {position}-{chunk.End})",
+                isTransient: true)
             {
                 Reason = StallReason,
             };
@@ -412,12 +374,10 @@ internal sealed class ChunkFetcher
         return filled;
     }
 
-    /// <summary>Where a range's next byte goes, and how often it stalled in a row; kept across attempts.</summary>
+    /// <summary>Where a range's next byte goes, and how often it was cut for being slow; kept across attempts.</summary>
     private sealed class RangeCursor
     {
         public long Position { get; set; }
-
-        public int Stalls { get; set; }
 
         public int SlowCuts { get; set; }
     }
@@ -425,61 +385,5 @@ internal sealed class ChunkFetcher
     private sealed class PartialReadException(int filled, Exception inner) : Exception(inner.Message, inner)
     {
         public int Filled { get; } = filled;
-    }
-
-    /// <summary>
-    /// Accepts a 206 only when its Content-Range is exactly the range asked for, and a 200 only when the range
-    /// starts at 0 (its body then starts at the right byte). Refused before any byte is written.
-    /// </summary>
-    private static void CheckRange(HttpResponseMessage response, Descriptor descriptor, long position, long end)
-    {
-        long expected = end - position + 1;
-        if (response.Content.Headers.ContentEncoding.Count > 0)
-        {
-            throw new RegistryProtocolException(
-                $"the registry sent {descriptor.Digest.Short} with Content-Encoding {string.Join(",", response.Content.Headers.ContentEncoding)}, which blob ranges must not have",
-                isTransient: false);
-        }
-
-        if (response.StatusCode == HttpStatusCode.PartialContent)
-        {
-            string? header = response.Content.Headers.TryGetValues("Content-Range", out IEnumerable<string>? values)
-                ? string.Join(",", values)
-                : null;
-            if (ContentRange.TryParse(header, out long first, out long last, out long? total) && total is { } t && t != descriptor.Size)
-            {
-                throw new RegistryProtocolException(
-                    $"the registry says {descriptor.Digest.Short} has {t} bytes (Content-Range \"{Digest.Printable(header!)}\"), but the manifest says {descriptor.Size}",
-                    isTransient: false);
-            }
-
-            if (!ContentRange.TryParse(header, out first, out last, out _) || first != position || last != end)
-            {
-                throw new RegistryProtocolException(
-                    $"asked for bytes {position}-{end} of {descriptor.Digest.Short} but the registry sent Content-Range \"{Digest.Printable(header ?? "(none)")}\"",
-                    isTransient: true);
-            }
-        }
-        else if (response.StatusCode == HttpStatusCode.OK)
-        {
-            if (position != 0)
-            {
-                throw new RangeNotSupportedException(
-                    $"the registry ignored Range bytes={position}-{end} for {descriptor.Digest.Short} and sent the whole blob (200)");
-            }
-
-            expected = descriptor.Size;
-        }
-        else
-        {
-            throw new RegistryProtocolException(
-                $"unexpected status {(int)response.StatusCode} for {descriptor.Digest.Short} bytes {position}-{end}", isTransient: false);
-        }
-
-        if (response.Content.Headers.ContentLength is long length && length != expected)
-        {
-            throw new RegistryProtocolException(
-                $"expected {expected} bytes of {descriptor.Digest.Short} but Content-Length says {length}", isTransient: true);
-        }
     }
 }

@@ -2,9 +2,10 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using RegistryClient.Content;
+using RegistryClient.Hashing;
 using RegistryClient.Names;
 using RegistryClient.Remote;
 using RegistryClient.Store;
@@ -199,7 +200,7 @@ public sealed partial class ModelPuller
         if (free < needed)
         {
             throw new StoreException(
-                $"not enough space in {_store.Root}: the pull needs {Units.Bytes(needed)} and {Units.Bytes(free)} is free");
+                $"not enough space in {_store.Root}: the pull needs {ByteSize.Format(needed)} and {ByteSize.Format(free)} is free");
         }
     }
 
@@ -223,7 +224,7 @@ public sealed partial class ModelPuller
         var work = Channel.CreateUnbounded<(BlobAssembly Blob, int Index)>();
 
         var assemblies = new ConcurrentBag<BlobAssembly>();
-        using Sha256Lanes? lanes = HashesInLanes(_options) ? new Sha256Lanes(streams: _options.Concurrency) : null;
+        using LaneHashEngine? lanes = HashesInLanes(_options) ? new LaneHashEngine(streams: _options.Concurrency) : null;
         ReceiveBufferPool? buffers = _options.HoldReceivedBytes
             ? new ReceiveBufferPool(_options.BufferSize, _options.ReceiveBufferBytes ?? (_options.HashWindow + HeldChunkAllowance + (2L * _options.Concurrency * _options.BufferSize)))
             : null;
@@ -271,12 +272,12 @@ public sealed partial class ModelPuller
     }
 
     /// <summary>
-    /// Whether chunk digests are computed in one shared <see cref="Sha256Lanes"/> engine: when the lanes beat OpenSSL
-    /// on this CPU (<see cref="Sha256x8.BeatsOpenSsl"/>) and enough ranges stream at once to fill them (with fewer,
+    /// Whether chunk digests are computed in one shared <see cref="LaneHashEngine"/> engine: when the lanes beat OpenSSL
+    /// on this CPU (<see cref="Avx2Sha256Kernel.BeatsOpenSsl"/>) and enough ranges stream at once to fill them (with fewer,
     /// one lane is slower than OpenSSL on one stream); <see cref="PullOptions.HashChunksInLanes"/> overrides it.
     /// </summary>
     internal static bool HashesInLanes(PullOptions options) =>
-        options.HashChunksInLanes ?? (Sha256x8.BeatsOpenSsl && options.Concurrency >= MinLaneConcurrency);
+        options.HashChunksInLanes ?? (Avx2Sha256Kernel.BeatsOpenSsl && options.Concurrency >= MinLaneConcurrency);
 
     /// <summary>
     /// Held bytes beyond the hash window a pull's receive buffers allow for: a chunk that starts just inside the window
@@ -293,7 +294,7 @@ public sealed partial class ModelPuller
     /// commits the blob as they land.
     /// </summary>
     private async Task FetchBlobAsync(
-        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, Sha256Lanes? lanes, ReceiveBufferPool? buffers, CancellationToken cancellationToken)
+        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, LaneHashEngine? lanes, ReceiveBufferPool? buffers, CancellationToken cancellationToken)
     {
         PartialBlob? partial = await ClaimAsync(descriptor, cancellationToken).ConfigureAwait(false);
         if (partial is null)
@@ -312,11 +313,10 @@ public sealed partial class ModelPuller
             CrashPoints.Hit("after-chunksums");
             Chunk[] chunks = sums is null
                 ? ChunkPlanner.Plan(descriptor.Size, _options.RangeSize, _options.ParallelThreshold)
-                : sums.Chunks.Select(c => c.Range).ToArray();
-            listDigest = sums?.ListDigest ?? ChunkPlanner.ListDigest(chunks);
-            assembly = new BlobAssembly(owner, partial, chunks, sums?.Chunks.Select(c => c.Digest).ToArray(), _options.Progress)
+                : sums.List.Chunks.Select(c => c.Range).ToArray();
+            listDigest = sums?.List.ListDigest ?? ChunkPlanner.ListDigest(chunks);
+            assembly = new BlobAssembly(_registry.GetBlobSource(owner, descriptor, sums?.Location), partial, chunks, sums?.List.Chunks.Select(c => c.Digest).ToArray(), _options.Progress)
             {
-                Location = sums?.Location,
                 Requeue = (blob, index) => work.TryWrite((blob, index)),
                 HashWindow = _options.HashWindow,
                 Lanes = lanes,
@@ -353,7 +353,7 @@ public sealed partial class ModelPuller
         if (sums is not null)
         {
             // Proven by the whole digest now: verify can name damaged chunks, serve can offer the list unhashed.
-            await _store.TryKeepChunkSumsAsync(descriptor.Digest, sums.Chunks[0].Range.Length, System.Text.Encoding.ASCII.GetBytes(ChunkSums.Format(sums.Chunks))).ConfigureAwait(false);
+            await _store.TryKeepChunkListAsync(descriptor.Digest, sums.List, CancellationToken.None).ConfigureAwait(false);
         }
     }
 

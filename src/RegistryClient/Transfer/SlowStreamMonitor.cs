@@ -1,3 +1,5 @@
+using RegistryClient.Content;
+
 namespace RegistryClient.Transfer;
 
 /// <summary>
@@ -112,7 +114,7 @@ internal sealed class SlowStreamMonitor
             double median = Median(others);
             if (rate * SlowFactor < median)
             {
-                watch.CutSlow($"{Units.Bytes((long)rate)}/s while {others.Length} other transfers ran at a median {Units.Bytes((long)median)}/s");
+                watch.CutSlow($"{ByteSize.Format((long)rate)}/s while {others.Length} other transfers ran at a median {ByteSize.Format((long)median)}/s");
             }
         }
     }

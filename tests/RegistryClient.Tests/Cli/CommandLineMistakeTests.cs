@@ -1,5 +1,5 @@
 using RegistryClient.Names;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 

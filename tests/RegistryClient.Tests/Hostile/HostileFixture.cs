@@ -4,7 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 

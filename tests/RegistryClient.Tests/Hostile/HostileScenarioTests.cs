@@ -255,7 +255,7 @@ public sealed class HostileScenarioTests(HostileFixture fixture) : IClassFixture
 
         // Permanent faults and bad data: one line of error, nothing stored.
         ["always-503"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 503)), "503"),
-        ["always-stall-blob"] = new(Outcome.Refused, (f, c, r) => f.IsBig(r) ? f.HangAfterHeadersAsync(c, r).ContinueWith(_ => true, TaskScheduler.Default) : Task.FromResult(false), "3 times in a row"),
+        ["always-stall-blob"] = new(Outcome.Refused, (f, c, r) => f.IsBig(r) ? f.HangAfterHeadersAsync(c, r).ContinueWith(_ => true, TaskScheduler.Default) : Task.FromResult(false), "3 stalls without progress"),
         ["always-stall-manifest"] = new(Outcome.Refused, Every("manifest", (f, c, r) => Task.Delay(Timeout.Infinite, c.RequestAborted)), "did not answer", RequestTimeout: 1),
         ["manifest-404"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 404, """{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}""")), "not found"),
         ["manifest-401"] = new(Outcome.Refused, Every("manifest", (f, c, r) => HostileFixture.AnswerAsync(c, 401, """{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}""")), "401"),

@@ -167,7 +167,7 @@ public sealed class LocalFaultTests(HostileFixture fixture) : IClassFixture<Host
     public async Task LimitRate_KeepsAllStreamsTogetherUnderTheRate()
     {
         var store = new ModelStore(_temp.Combine("store"));
-        byte[] smallModel = RegistryClient.Samples.SampleModel.BuildManifest(fixture.Manifest.Config, [fixture.Small]);
+        byte[] smallModel = RegistryClient.Cli.Samples.SampleModel.BuildManifest(fixture.Manifest.Config, [fixture.Small]);
         fixture.Registry.Fault = async (c, r) =>
         {
             if (r.Kind != "manifest")

@@ -16,6 +16,7 @@ public sealed class FlakyLink : IAsyncDisposable
     private readonly LinkFault _fault;
     private readonly long _budget;
     private long _forwarded;
+    private int _alternate;
 
     public FlakyLink(string upstreamHostAndPort, LinkFault fault, long bytesPerConnection)
     {
@@ -44,15 +45,17 @@ public sealed class FlakyLink : IAsyncDisposable
                 await upstream.ConnectAsync(_upstream, done.Token);
                 NetworkStream down = client.GetStream();
                 NetworkStream up = upstream.GetStream();
+                // Alternating: every odd connection delivers its bytes and is reset, every even one stalls at once.
+                bool stalls = _fault == LinkFault.Stall || (_fault == LinkFault.Alternate && Interlocked.Increment(ref _alternate) % 2 == 0);
                 Task requests = CopyAsync(down, up, long.MaxValue, count: false, done.Token);
-                Task responses = CopyAsync(up, down, _budget, count: true, done.Token);
+                Task responses = CopyAsync(up, down, stalls && _fault == LinkFault.Alternate ? 0 : _budget, count: true, done.Token);
                 await Task.WhenAny(requests, responses);
-                if (responses.IsCompletedSuccessfully && _fault == LinkFault.Stall)
+                if (responses.IsCompletedSuccessfully && stalls)
                 {
                     await requests; // hold the connection, silent, until the client gives up on it
                 }
 
-                if (_fault == LinkFault.Reset)
+                if (!stalls)
                 {
                     client.Client.LingerState = new LingerOption(true, 0); // close with RST, as a dropped link looks
                 }
@@ -100,4 +103,7 @@ public enum LinkFault
 
     /// <summary>Stops forwarding and keeps it open, as a stalled tunnel.</summary>
     Stall,
+
+    /// <summary>Odd connections reset after their bytes, even ones stall at once: progress and stalls in turn.</summary>
+    Alternate,
 }

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Cli;
 using RegistryClient.Tests.Infrastructure;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Remote;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 
@@ -57,7 +57,7 @@ public sealed class ChunkSumsServerTests : IDisposable
         Assert.Equal(new Uri(server.BaseAddress, $"v2/library/big/blobs/{layer.Digest}"), location);
 
         // Parse validates: contiguous from 0, exact cover of the size, no overlap, valid digests.
-        ChunkSums sums = ChunkSums.Parse(body, layer.Size, location, layer.Digest);
+        ChunkList sums = ChunkList.Parse(body, layer.Size, layer.Digest);
         Assert.Equal(64, sums.Chunks.Count);
         Assert.All(sums.Chunks, c => Assert.Equal(16L << 20, c.Range.Length));
 

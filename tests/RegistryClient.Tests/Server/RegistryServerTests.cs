@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using RegistryClient.Content;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 

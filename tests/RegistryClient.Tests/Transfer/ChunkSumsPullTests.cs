@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http;
 using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Remote;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 using RegistryClient.Transfer;
@@ -168,7 +168,7 @@ public sealed class ChunkSumsPullTests : IDisposable
         // 65 537 one-byte chunks, each line well-formed: the count cap is what stops it.
         string d = Digest.Compute("x"u8).ToString();
         var body = new StringBuilder();
-        for (int i = 0; i <= ChunkSums.MaxChunks; i++)
+        for (int i = 0; i <= ChunkList.MaxChunks; i++)
         {
             body.Append(CultureInfo.InvariantCulture, $"{d} {i}-{i}\n");
         }
@@ -177,7 +177,7 @@ public sealed class ChunkSumsPullTests : IDisposable
 
         Exception error = await PullExpectingFailureAsync(server);
 
-        Assert.Contains($"more than {ChunkSums.MaxChunks} chunks", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"more than {ChunkList.MaxChunks} chunks", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, server.CountRequests("/blobs/" + LayerDigest));
     }
 

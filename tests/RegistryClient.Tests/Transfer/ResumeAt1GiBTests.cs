@@ -1,7 +1,7 @@
 using System.Globalization;
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Server;
 using RegistryClient.Store;
 using RegistryClient.Tests.Cli;

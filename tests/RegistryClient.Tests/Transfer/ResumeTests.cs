@@ -1,6 +1,6 @@
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 using RegistryClient.Transfer;

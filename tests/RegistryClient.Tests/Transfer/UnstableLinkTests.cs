@@ -83,7 +83,7 @@ public sealed class UnstableLinkTests : IAsyncLifetime
     [Fact]
     public async Task PullAsync_OverALinkThatStallsEveryConnection_Finishes()
     {
-        await using var link = new FlakyLink(_registry.HostAndPort, LinkFault.Stall, 6 << 20);
+        await using var link = new FlakyLink(_registry.HostAndPort, LinkFault.Stall, 2 << 20);
         var target = new ModelStore(_temp.Combine("target"));
         var puller = new ModelPuller(Registries.Create(Options), target, new PullOptions { StallTimeout = TimeSpan.FromSeconds(2) });
 
@@ -92,7 +92,30 @@ public sealed class UnstableLinkTests : IAsyncLifetime
         StoreAuditor.AssertConsistent(target);
         Assert.Equal(BigSize, target.GetBlobSize(result.Models[0].Manifest.Layers[0].Digest));
         int ranges = (int)Math.Ceiling(BigSize / (double)(16 << 20));
-        Assert.True(link.Connections > 2 * ranges, $"{link.Connections} connections for {ranges} ranges");
+        Assert.True(link.Connections >= BigSize / (2 << 20) && link.Connections > ranges * (MaxRetries + 1), $"{link.Connections} connections for {ranges} ranges");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PullAsync_OverALinkWhereStallsAndProgressTakeTurns_Finishes(bool chunkSums)
+    {
+        // Stalls between attempts that bring MiB each (one stream, so its connections take turns strictly): no stall
+        // or failure from before the progress may count towards ending the range.
+        await using var link = new FlakyLink(_registry.HostAndPort, LinkFault.Alternate, 8 << 20);
+        var target = new ModelStore(_temp.Combine("target"));
+        var puller = new ModelPuller(Registries.Create(Options with { MaxRetries = 1 }), target, new PullOptions
+        {
+            Concurrency = 1,
+            StallTimeout = TimeSpan.FromSeconds(1),
+            ChunkSumsThreshold = chunkSums ? new PullOptions().ChunkSumsThreshold : long.MaxValue,
+        });
+
+        PullResult result = await puller.PullAsync([NameThrough(link)], TestContext.Current.CancellationToken);
+
+        StoreAuditor.AssertConsistent(target);
+        Assert.Equal(BigSize, target.GetBlobSize(result.Models[0].Manifest.Layers[0].Digest));
+        Assert.True(link.Connections >= 2 * (BigSize / (8 << 20)), $"{link.Connections} connections");
     }
 
     [Fact]
@@ -105,15 +128,17 @@ public sealed class UnstableLinkTests : IAsyncLifetime
         var puller = new ModelPuller(Registries.Create(Options), target, new PullOptions { StallTimeout = stall });
         var watch = System.Diagnostics.Stopwatch.StartNew();
 
-        Exception error = await Assert.ThrowsAnyAsync<Exception>(() => puller.PullAsync([NameThrough(link)], TestContext.Current.CancellationToken));
+        StallTimeoutException error = await Assert.ThrowsAsync<StallTimeoutException>(() => puller.PullAsync([NameThrough(link)], TestContext.Current.CancellationToken));
 
         watch.Stop();
         Assert.DoesNotContain('\n', error.Message);
+        Assert.Contains("without progress: the registry or the network is not delivering", error.Message, StringComparison.Ordinal);
+        Assert.False(error.IsTransient);
         StoreAuditor.AssertNoManifests(target);
         StoreAuditor.AssertConsistent(target);
 
-        // Each range: at most MaxRetries + 1 attempts of one stall timeout each, in parallel. Generous: the bound is
-        // what matters, not the exact figure.
+        // Each range: at most MaxStallsWithoutProgress attempts of one stall timeout each, in parallel. Generous: the
+        // bound is what matters, not the exact figure.
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed.TotalSeconds:0.0} s");
     }
 

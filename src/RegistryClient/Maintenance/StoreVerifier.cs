@@ -4,10 +4,9 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using RegistryClient.Content;
-using RegistryClient.Remote;
 using RegistryClient.Store;
 
-namespace RegistryClient.Transfer;
+namespace RegistryClient.Maintenance;
 
 /// <summary>
 /// Checks a store: every blob hashes to its name, every manifest parses and its blobs exist with the right size;
@@ -113,7 +112,7 @@ public sealed class StoreVerifier
         {
             if (!present.Contains(digest))
             {
-                findings.Add(new VerifyFinding(FindingKind.Missing, digest, _store.GetBlobPath(digest), size, models.ToArray(), $"{digest} ({Units.Bytes(size)}) is missing"));
+                findings.Add(new VerifyFinding(FindingKind.Missing, digest, _store.GetBlobPath(digest), size, models.ToArray(), $"{digest} ({ByteSize.Format(size)}) is missing"));
             }
         }
 
@@ -179,20 +178,7 @@ public sealed class StoreVerifier
     /// <summary>The chunks that fail their digests, from the first sidecar that fits the blob; empty without one.</summary>
     private async Task<Chunk[]> FindBadChunksAsync(SafeFileHandle handle, Digest digest, long size, CancellationToken cancellationToken)
     {
-        ChunkSums? sums = null;
-        foreach (string sidecar in _store.GetChunkSumsFiles(digest))
-        {
-            try
-            {
-                sums = ChunkSums.Parse(await File.ReadAllBytesAsync(sidecar, cancellationToken).ConfigureAwait(false), size, new Uri("http://sidecar.invalid/"), digest);
-                break;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Damaged or not fitting: try the next.
-            }
-        }
-
+        ChunkList? sums = _store.TryReadChunkList(digest, size);
         if (sums is null)
         {
             return [];

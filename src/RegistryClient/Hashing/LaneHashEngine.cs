@@ -1,16 +1,16 @@
 using System.Diagnostics;
 
-namespace RegistryClient.Content;
+namespace RegistryClient.Hashing;
 
 /// <summary>
 /// Hashes the bytes of many concurrent SHA-256 messages (the chunks of a pull, one per download worker) on one
-/// thread of its own, eight at a time in the lanes of <see cref="Sha256x8"/>. A message's bytes join a free lane as
+/// thread of its own, eight at a time in the lanes of <see cref="Avx2Sha256Kernel"/>. A message's bytes join a free lane as
 /// they are submitted; a lane is handed back once they are absorbed, and the next waiting bytes take it. With eight
 /// streams at once, one core hashes them about five times as fast as OpenSSL hashes one stream (no SHA extensions).
 /// </summary>
 /// <remarks>
 /// <para>
-/// Thread-safe. <see cref="LaneSha256.AppendAsync"/> completes once its bytes are absorbed; until then the caller must
+/// Thread-safe. <see cref="LaneHash.AppendAsync"/> completes once its bytes are absorbed; until then the caller must
 /// leave them unchanged. The engine thread stops on <see cref="Dispose"/> after the work already submitted.
 /// </para>
 /// <para>
@@ -23,14 +23,14 @@ namespace RegistryClient.Content;
 /// per 5 ms while the blob's hash waited for them.
 /// </para>
 /// </remarks>
-internal sealed class Sha256Lanes : IDisposable
+internal sealed class LaneHashEngine : IDisposable
 {
     /// <summary>How long a new batch waits for more messages' bytes (a full batch of 1 MiB buffers takes about 3 ms).</summary>
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
 
     private readonly object _gate = new();
     private readonly Queue<Job> _waiting = new();
-    private readonly Job?[] _lanes = new Job?[Sha256x8.Lanes];
+    private readonly Job?[] _lanes = new Job?[Avx2Sha256Kernel.Lanes];
     private readonly int _streams; // how many messages a batch waits for, at most the lanes
     private long _underfullSince; // engine thread: when the lanes were last found short of the messages a batch waits for, or 0
     private int _live; // messages created and not yet disposed: the most that can fill lanes
@@ -44,27 +44,27 @@ internal sealed class Sha256Lanes : IDisposable
     /// (<see cref="Expect"/>), a batch waits briefly for that many (at most eight) before it runs with fewer. Default 1:
     /// a batch waits only for messages already live.
     /// </param>
-    /// <exception cref="PlatformNotSupportedException">The CPU lacks AVX2 (<see cref="Sha256x8.IsSupported"/>).</exception>
+    /// <exception cref="PlatformNotSupportedException">The CPU lacks AVX2 (<see cref="Avx2Sha256Kernel.IsSupported"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="streams"/> is less than 1.</exception>
-    public Sha256Lanes(int streams = 1)
+    public LaneHashEngine(int streams = 1)
     {
-        if (!Sha256x8.IsSupported)
+        if (!Avx2Sha256Kernel.IsSupported)
         {
             throw new PlatformNotSupportedException("the eight-lane SHA-256 needs AVX2");
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
-        _streams = Math.Min(streams, Sha256x8.Lanes);
+        _streams = Math.Min(streams, Avx2Sha256Kernel.Lanes);
 
         new Thread(Run) { IsBackground = true, Name = "regc sha256 lanes" }.Start();
     }
 
     /// <summary>A new message hashed in this engine's lanes; it counts against the messages announced by <see cref="Expect"/>.</summary>
-    public LaneSha256 CreateHash()
+    public LaneHash CreateHash()
     {
         Interlocked.Decrement(ref _expected);
         Interlocked.Increment(ref _live);
-        return new LaneSha256(this);
+        return new LaneHash(this);
     }
 
     /// <summary>
@@ -85,7 +85,7 @@ internal sealed class Sha256Lanes : IDisposable
     /// <paramref name="streams"/> while enough messages are still to come; never more than the lanes.
     /// </summary>
     internal static int BatchTarget(int live, int coming, int streams) =>
-        Math.Min(Math.Max(live, Math.Min(streams, live + Math.Max(coming, 0))), Sha256x8.Lanes);
+        Math.Min(Math.Max(live, Math.Min(streams, live + Math.Max(coming, 0))), Avx2Sha256Kernel.Lanes);
 
     /// <summary>A message is done: a batch no longer waits for it.</summary>
     internal void Release()
@@ -98,7 +98,7 @@ internal sealed class Sha256Lanes : IDisposable
     }
 
     /// <summary>Queues whole blocks of <paramref name="message"/>; the task completes when they are absorbed into its state.</summary>
-    internal Task SubmitAsync(LaneSha256 message, ReadOnlyMemory<byte> blocks)
+    internal Task SubmitAsync(LaneHash message, ReadOnlyMemory<byte> blocks)
     {
         var job = new Job(message, blocks);
         lock (_gate)
@@ -118,8 +118,8 @@ internal sealed class Sha256Lanes : IDisposable
 
     private void Run()
     {
-        var state = new uint[Sha256x8.Lanes * Sha256x8.StateWords];
-        var input = new ReadOnlyMemory<byte>[Sha256x8.Lanes];
+        var state = new uint[Avx2Sha256Kernel.Lanes * Avx2Sha256Kernel.StateWords];
+        var input = new ReadOnlyMemory<byte>[Avx2Sha256Kernel.Lanes];
         try
         {
             while (Admit(state))
@@ -197,7 +197,7 @@ internal sealed class Sha256Lanes : IDisposable
                 continue;
             }
 
-            blocks = Math.Min(blocks, job.Remaining.Length / Sha256x8.BlockSize);
+            blocks = Math.Min(blocks, job.Remaining.Length / Avx2Sha256Kernel.BlockSize);
             any = job.Remaining;
         }
 
@@ -206,7 +206,7 @@ internal sealed class Sha256Lanes : IDisposable
             input[lane] = _lanes[lane]?.Remaining ?? any; // a free lane repeats a busy one's bytes; its result is dropped
         }
 
-        Sha256x8.Compress(state, input, blocks);
+        Avx2Sha256Kernel.Compress(state, input, blocks);
         _underfullSince = 0;
         for (int lane = 0; lane < _lanes.Length; lane++)
         {
@@ -215,7 +215,7 @@ internal sealed class Sha256Lanes : IDisposable
                 continue;
             }
 
-            job.Remaining = job.Remaining[(blocks * Sha256x8.BlockSize)..];
+            job.Remaining = job.Remaining[(blocks * Avx2Sha256Kernel.BlockSize)..];
             if (job.Remaining.IsEmpty)
             {
                 job.Message.StoreFrom(state, lane);
@@ -252,9 +252,9 @@ internal sealed class Sha256Lanes : IDisposable
         }
     }
 
-    private sealed class Job(LaneSha256 message, ReadOnlyMemory<byte> blocks)
+    private sealed class Job(LaneHash message, ReadOnlyMemory<byte> blocks)
     {
-        public LaneSha256 Message { get; } = message;
+        public LaneHash Message { get; } = message;
 
         public ReadOnlyMemory<byte> Remaining { get; set; } = blocks;
 

@@ -3,8 +3,9 @@ using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Remote;
 using RegistryClient.Store;
+using RegistryClient.Transfer;
 
-namespace RegistryClient.Transfer;
+namespace RegistryClient.Maintenance;
 
 /// <summary>
 /// Mends what <see cref="StoreVerifier"/> found damaged: each corrupt, wrong-sized or missing blob is fetched

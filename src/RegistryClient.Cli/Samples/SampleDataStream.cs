@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 
-namespace RegistryClient.Samples;
+namespace RegistryClient.Cli.Samples;
 
 /// <summary>
 /// A read-only stream of deterministic pseudo-random bytes (SplitMix64), the same for the same seed on every
 /// machine. Used for demo models, tests and benchmarks instead of <see cref="Random"/>, whose sequence is not
 /// guaranteed across runtime versions.
 /// </summary>
-public sealed class SampleDataStream : Stream
+internal sealed class SampleDataStream : Stream
 {
     private readonly ulong _seed;
     private readonly long _length;

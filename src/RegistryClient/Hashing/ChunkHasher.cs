@@ -1,18 +1,18 @@
 using System.Security.Cryptography;
 
-namespace RegistryClient.Content;
+namespace RegistryClient.Hashing;
 
 /// <summary>
-/// The SHA-256 of one chunk as it streams: in the shared lanes of a <see cref="Sha256Lanes"/> engine when the pull
+/// The SHA-256 of one chunk as it streams: in the shared lanes of a <see cref="LaneHashEngine"/> engine when the pull
 /// runs one (many chunks at once), else through OpenSSL (<see cref="IncrementalHash"/>).
 /// </summary>
-internal sealed class ChunkHash : IDisposable
+internal sealed class ChunkHasher : IDisposable
 {
     private readonly IncrementalHash? _openSsl;
-    private readonly LaneSha256? _lanes;
+    private readonly LaneHash? _lanes;
 
     /// <param name="lanes">The pull's lane engine, or null for OpenSSL.</param>
-    public ChunkHash(Sha256Lanes? lanes)
+    public ChunkHasher(LaneHashEngine? lanes)
     {
         if (lanes is null)
         {

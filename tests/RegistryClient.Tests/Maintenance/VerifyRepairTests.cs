@@ -1,13 +1,13 @@
 using System.Text.Json;
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 using RegistryClient.Server;
 using RegistryClient.Store;
 using RegistryClient.Tests.Cli;
 using RegistryClient.Tests.Infrastructure;
 
-namespace RegistryClient.Tests.Transfer;
+namespace RegistryClient.Tests.Maintenance;
 
 /// <summary>
 /// Issue 5's verify and repair: a flipped byte in a 1 GiB blob pulled from the project's server is named by

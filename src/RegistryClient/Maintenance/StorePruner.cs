@@ -1,6 +1,7 @@
 using RegistryClient.Content;
+using RegistryClient.Store;
 
-namespace RegistryClient.Store;
+namespace RegistryClient.Maintenance;
 
 /// <summary>One file <see cref="StorePruner"/> would remove, and why.</summary>
 /// <param name="Path">The file.</param>
@@ -107,12 +108,10 @@ public sealed class StorePruner
     /// Removes a model: its manifest, then the blobs no other manifest names (as <c>ollama rm</c> does), unless a
     /// pull in the store is running; returns the files removed.
     /// </summary>
-    /// <exception cref="Remote.ModelNotFoundException">The store has no such model.</exception>
+    /// <exception cref="ModelNotInStoreException">The store has no such model.</exception>
     public async Task<IReadOnlyList<PruneItem>> RemoveModelAsync(Names.ModelName name, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        StoredManifest stored = _store.ListManifests().FirstOrDefault(m => m.Name.Key == name.Key)
-            ?? throw new Remote.ModelNotFoundException($"{name.DisplayName} is not in {_store.Root} (regc list shows what is)");
+        StoredManifest stored = _store.FindManifest(name);
         // Read before the manifest goes: an index's children are read through it.
         (_, Manifest? manifest, byte[]? bytes, _) = _store.ReadManifest(stored);
         var removed = new List<PruneItem> { new(stored.Path, bytes?.Length ?? Size(stored.Path), "manifest") };

@@ -1,6 +1,6 @@
 using RegistryClient.Content;
 
-namespace RegistryClient.Transfer;
+namespace RegistryClient.Maintenance;
 
 /// <summary>What <see cref="StoreVerifier"/> found wrong, or worth knowing, about one item of a store.</summary>
 public enum FindingKind

@@ -4,10 +4,10 @@ using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Store;
 
-namespace RegistryClient.Samples;
+namespace RegistryClient.Cli.Samples;
 
 /// <summary>Builds deterministic Ollama-style models (config, weights and small text layers) into a store.</summary>
-public static class SampleModel
+internal static class SampleModel
 {
     /// <summary>
     /// Writes a model into <paramref name="store"/>: a config, one layer per entry of <paramref name="layerSizes"/>

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using RegistryClient.Content;
 using RegistryClient.Names;
-using RegistryClient.Remote;
 using RegistryClient.Store;
+using RegistryClient.Transfer;
 
-namespace RegistryClient.Transfer;
+namespace RegistryClient.Maintenance;
 
 /// <summary>
 /// Copies models from one local store to another, either layout to either layout, with no network: to carry
@@ -37,7 +37,7 @@ public sealed class StoreCopier
     /// host is matched when the source holds that model under several hosts) or, in an OCI layout, a ref name
     /// (<c>library/llama3.2:latest</c>) or a bare tag that names one manifest.
     /// </summary>
-    /// <exception cref="ModelNotFoundException">The source has no such model.</exception>
+    /// <exception cref="ModelNotInStoreException">The source has no such model.</exception>
     public StoredManifest Find(string reference)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reference);
@@ -68,14 +68,14 @@ public sealed class StoreCopier
             }
         }
 
-        throw new ModelNotFoundException($"{reference} is not in {_source.Root} ({all.Length} model(s) there; regc list --models {_source.Root} shows them)");
+        throw new ModelNotInStoreException($"{reference} is not in {_source.Root} ({all.Length} model(s) there; regc list --models {_source.Root} shows them)");
     }
 
     /// <summary>
     /// Copies the models named by <paramref name="references"/> (all models of the source when empty); returns
     /// what was copied, in the shape of a pull's result.
     /// </summary>
-    /// <exception cref="ModelNotFoundException">A model is not in the source.</exception>
+    /// <exception cref="ModelNotInStoreException">A model is not in the source.</exception>
     /// <exception cref="DigestMismatchException">A source blob is damaged; nothing of it was stored.</exception>
     /// <exception cref="StoreException">The target is not writable, or the source lacks a blob.</exception>
     public async Task<PullResult> CopyAsync(IReadOnlyList<string> references, CancellationToken cancellationToken = default)
@@ -112,7 +112,7 @@ public sealed class StoreCopier
             string path = _source.GetBlobPath(blob.Digest);
             if (_source.GetBlobSize(blob.Digest) != blob.Size)
             {
-                throw new StoreException($"{_source.Root} lacks {blob.Digest} ({Units.Bytes(blob.Size)}), or holds it with another size; run regc verify on it");
+                throw new StoreException($"{_source.Root} lacks {blob.Digest} ({ByteSize.Format(blob.Size)}), or holds it with another size; run regc verify on it");
             }
 
             var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace RegistryClient.Content;
+namespace RegistryClient.Hashing;
 
 /// <summary>
 /// The SHA-256 compression function on eight independent messages at once, one in each 32-bit lane of AVX2
@@ -14,7 +14,7 @@ namespace RegistryClient.Content;
 /// through OpenSSL; with SHA extensions the two are about even. Pure and thread-safe: the caller owns the state.
 /// </summary>
 /// <remarks>FIPS 180-4 §6.2; checked against <see cref="System.Security.Cryptography.SHA256"/> by the tests.</remarks>
-internal static class Sha256x8
+internal static class Avx2Sha256Kernel
 {
     /// <summary>Messages hashed side by side.</summary>
     public const int Lanes = 8;

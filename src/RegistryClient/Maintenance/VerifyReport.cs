@@ -1,4 +1,5 @@
-namespace RegistryClient.Transfer;
+
+namespace RegistryClient.Maintenance;
 
 /// <summary>The result of <see cref="StoreVerifier.VerifyAsync"/>.</summary>
 /// <param name="Findings">Everything found, damage first, then by kind and path.</param>

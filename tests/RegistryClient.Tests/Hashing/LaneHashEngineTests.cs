@@ -1,11 +1,12 @@
 using System.Security.Cryptography;
 using RegistryClient.Content;
+using RegistryClient.Hashing;
 using RegistryClient.Transfer;
 
-namespace RegistryClient.Tests.Content;
+namespace RegistryClient.Tests.Hashing;
 
 /// <summary>The eight-lane SHA-256 and its engine against .NET's SHA256 on the same bytes.</summary>
-public sealed class Sha256LanesTests
+public sealed class LaneHashEngineTests
 {
     [Theory]
     [InlineData(0)]
@@ -25,9 +26,9 @@ public sealed class Sha256LanesTests
     public async Task Digest_AtPaddingAndBlockBoundaries_MatchesSha256(int length)
     {
         byte[] data = RandomNumberGenerator.GetBytes(length);
-        using var engine = new Sha256Lanes();
-        using LaneSha256 whole = engine.CreateHash();
-        using LaneSha256 bytewise = engine.CreateHash();
+        using var engine = new LaneHashEngine();
+        using LaneHash whole = engine.CreateHash();
+        using LaneHash bytewise = engine.CreateHash();
 
         await whole.AppendAsync(data);
         for (int i = 0; i < Math.Min(length, 2000); i++)
@@ -45,7 +46,7 @@ public sealed class Sha256LanesTests
     {
         // More messages than lanes, appended from their own tasks in pieces of every size: lanes are shared,
         // freed and taken again mid-message, and every message still gets exactly its own bytes.
-        using var engine = new Sha256Lanes();
+        using var engine = new LaneHashEngine();
         var random = new Random(7);
         byte[][] messages = Enumerable.Range(0, 20).Select(_ => RandomNumberGenerator.GetBytes(random.Next(0, 3 << 20))).ToArray();
         int[] seeds = Enumerable.Range(0, messages.Length).Select(_ => random.Next()).ToArray();
@@ -53,7 +54,7 @@ public sealed class Sha256LanesTests
         byte[][] digests = await Task.WhenAll(messages.Select((message, i) => Task.Run(async () =>
         {
             var pieces = new Random(seeds[i]);
-            using LaneSha256 hash = engine.CreateHash();
+            using LaneHash hash = engine.CreateHash();
             for (int offset = 0; offset < message.Length;)
             {
                 int length = Math.Min(message.Length - offset, pieces.Next(1, 300_000));
@@ -73,8 +74,8 @@ public sealed class Sha256LanesTests
     [Fact]
     public async Task GetHashAndReset_StartsANewMessage()
     {
-        using var engine = new Sha256Lanes();
-        using LaneSha256 hash = engine.CreateHash();
+        using var engine = new LaneHashEngine();
+        using LaneHash hash = engine.CreateHash();
         byte[] first = RandomNumberGenerator.GetBytes(70_000), second = RandomNumberGenerator.GetBytes(3_000);
 
         await hash.AppendAsync(first);
@@ -88,13 +89,13 @@ public sealed class Sha256LanesTests
     {
         // The engine waits for eight streams, and eight messages are announced; only two ever come. Each batch must
         // run short after its wait, rather than wait for streams that never start.
-        using var engine = new Sha256Lanes(streams: 8);
+        using var engine = new LaneHashEngine(streams: 8);
         engine.Expect(8);
         byte[][] messages = [RandomNumberGenerator.GetBytes(24 << 20), RandomNumberGenerator.GetBytes((17 << 20) + 5)];
 
         byte[][] digests = await Task.WhenAll(messages.Select(message => Task.Run(async () =>
         {
-            using LaneSha256 hash = engine.CreateHash();
+            using LaneHash hash = engine.CreateHash();
             for (int offset = 0; offset < message.Length; offset += 1 << 20)
             {
                 await hash.AppendAsync(message.AsMemory(offset, Math.Min(1 << 20, message.Length - offset)));
@@ -117,17 +118,17 @@ public sealed class Sha256LanesTests
     [InlineData(1, 100, 1, 1)] // one stream: never waits for another
     public void BatchTarget_WaitsForStreamsOnlyWhileMoreMessagesAreToCome(int live, int coming, int streams, int expected)
     {
-        Assert.Equal(expected, Sha256Lanes.BatchTarget(live, coming, streams));
+        Assert.Equal(expected, LaneHashEngine.BatchTarget(live, coming, streams));
     }
 
     [Fact]
-    public void Streams_BelowOne_AreRefused() => Assert.Throws<ArgumentOutOfRangeException>(() => new Sha256Lanes(streams: 0));
+    public void Streams_BelowOne_AreRefused() => Assert.Throws<ArgumentOutOfRangeException>(() => new LaneHashEngine(streams: 0));
 
     [Fact]
     public async Task Submit_AfterDispose_IsRefused()
     {
-        var engine = new Sha256Lanes();
-        using LaneSha256 hash = engine.CreateHash();
+        var engine = new LaneHashEngine();
+        using LaneHash hash = engine.CreateHash();
         engine.Dispose();
 
         await Assert.ThrowsAsync<ObjectDisposedException>(() => hash.AppendAsync(new byte[64 << 10]));
@@ -136,22 +137,22 @@ public sealed class Sha256LanesTests
     [Fact]
     public void Compress_WithALaneShorterThanTheBlocks_IsRefused()
     {
-        var state = new uint[Sha256x8.Lanes * Sha256x8.StateWords];
-        var lanes = Enumerable.Repeat<ReadOnlyMemory<byte>>(new byte[128], Sha256x8.Lanes).ToArray();
+        var state = new uint[Avx2Sha256Kernel.Lanes * Avx2Sha256Kernel.StateWords];
+        var lanes = Enumerable.Repeat<ReadOnlyMemory<byte>>(new byte[128], Avx2Sha256Kernel.Lanes).ToArray();
         lanes[5] = new byte[64];
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => Sha256x8.Compress(state, lanes, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Avx2Sha256Kernel.Compress(state, lanes, 2));
     }
 
     [Fact]
     public void Puller_HashesChunksInLanesWhereTheyBeatOpenSslWithEnoughParallelRanges()
     {
-        Assert.Equal(Sha256x8.BeatsOpenSsl, ModelPuller.HashesInLanes(new PullOptions()));
+        Assert.Equal(Avx2Sha256Kernel.BeatsOpenSsl, ModelPuller.HashesInLanes(new PullOptions()));
         Assert.False(ModelPuller.HashesInLanes(new PullOptions { Concurrency = ModelPuller.MinLaneConcurrency - 1 }));
         Assert.True(ModelPuller.HashesInLanes(new PullOptions { Concurrency = 1, HashChunksInLanes = true }));
     }
 
-    private static byte[] Finish(LaneSha256 hash)
+    private static byte[] Finish(LaneHash hash)
     {
         byte[] digest = new byte[32];
         hash.GetHashAndReset(digest);

@@ -1,27 +1,12 @@
 using System.Globalization;
 
-namespace RegistryClient.Transfer;
+namespace RegistryClient.Cli.Output;
 
 /// <summary>Human-readable sizes and durations for messages and progress.</summary>
-public static class Units
+internal static class Units
 {
-    private static readonly string[] s_units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-
     /// <summary>A byte count with a binary unit: <c>512 B</c>, <c>1.5 MiB</c>, <c>12.0 GiB</c>.</summary>
-    public static string Bytes(long bytes)
-    {
-        double value = bytes;
-        int unit = 0;
-        while (Math.Abs(value) >= 1024 && unit < s_units.Length - 1)
-        {
-            value /= 1024;
-            unit++;
-        }
-
-        return unit == 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{bytes} B")
-            : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {s_units[unit]}");
-    }
+    public static string Bytes(long bytes) => RegistryClient.Content.ByteSize.Format(bytes);
 
     /// <summary>
     /// Parses a byte count as curl's <c>--limit-rate</c> takes it: a number with an optional binary suffix

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
-using RegistryClient.Samples;
+using RegistryClient.Cli.Samples;
 
-namespace RegistryClient.Tests.Content;
+namespace RegistryClient.Tests.Cli;
 
 public sealed class SampleDataStreamTests
 {

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace RegistryClient.Transfer;
+namespace RegistryClient.Content;
 
 /// <summary>Strict parsing of <c>Content-Range: bytes first-last/total</c> (RFC 9110 §14.4).</summary>
-internal static class ContentRange
+public static class ContentRange
 {
     /// <summary>
     /// Parses the one form a 206 may carry: <c>bytes a-b/n</c> or <c>bytes a-b/*</c>, digits only, a ≤ b,
@@ -47,7 +47,7 @@ internal static class ContentRange
     }
 
     /// <summary>Parses 1-19 ASCII digits (no sign, no spaces) into a non-negative value.</summary>
-    internal static bool TryParseDigits(ReadOnlySpan<char> text, out long value)
+    public static bool TryParseDigits(ReadOnlySpan<char> text, out long value)
     {
         value = 0;
         if (text.Length is 0 or > 19)

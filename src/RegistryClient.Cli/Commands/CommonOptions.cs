@@ -201,6 +201,26 @@ internal static class CommonOptions
                 StallTimeout = TimeSpan.FromSeconds(stall),
                 LimitRate = rate,
                 Concurrency = connections is { } n ? Math.Min(n, pull.Concurrency) : pull.Concurrency,
+                DirectWrites = Environment.GetEnvironmentVariable(DirectIoVariable) != "0",
+                StageReached = CrashAt(Environment.GetEnvironmentVariable(CrashAtVariable)),
             });
     }
+
+    /// <summary><c>REGC_DIRECT_IO=0</c> keeps every write in the page cache (for comparisons, or a file system that misbehaves).</summary>
+    public const string DirectIoVariable = "REGC_DIRECT_IO";
+
+    /// <summary>
+    /// For the crash-recovery tests only: <c>REGC_TEST_CRASH_AT=&lt;stage&gt;</c> kills the process (SIGKILL, no clean-up)
+    /// the first time a pull reaches that stage (see <see cref="RegistryClient.Transfer.PullOptions.StageReached"/>).
+    /// </summary>
+    public const string CrashAtVariable = "REGC_TEST_CRASH_AT";
+
+    private static Action<string>? CrashAt(string? stage) => string.IsNullOrEmpty(stage) ? null : reached =>
+    {
+        if (string.Equals(reached, stage, StringComparison.Ordinal))
+        {
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            self.Kill();
+        }
+    };
 }

@@ -20,18 +20,12 @@ internal static class DirectIo
     /// <summary>Offsets, lengths and memory addresses of direct writes are multiples of this (the page size, which covers common logical block sizes).</summary>
     public const int Alignment = 4096;
 
-    /// <summary>Environment variable: <c>0</c> keeps every write in the page cache (for comparisons, or a file system that misbehaves).</summary>
-    public const string EnvironmentSwitch = "REGC_DIRECT_IO";
-
     private const int ReadWrite = 0x2;
     private const int CloseOnExec = 0x80000;
     private const int InvalidArgument = 22;
 
-    /// <summary>True when this process may open direct handles at all (Linux on x64 or Arm, not switched off).</summary>
-    public static bool Enabled { get; } =
-        OperatingSystem.IsLinux()
-        && DirectFlag != 0
-        && Environment.GetEnvironmentVariable(EnvironmentSwitch) != "0";
+    /// <summary>True where direct handles exist at all (Linux on x64 or Arm).</summary>
+    public static bool Supported { get; } = OperatingSystem.IsLinux() && DirectFlag != 0;
 
     /// <summary>O_DIRECT differs between Linux architectures.</summary>
     private static int DirectFlag => RuntimeInformation.ProcessArchitecture switch
@@ -44,7 +38,7 @@ internal static class DirectIo
     /// <summary>Opens <paramref name="path"/> (which exists) for direct writes; null where that is not possible (tmpfs on older kernels, some network file systems).</summary>
     public static SafeFileHandle? TryOpen(string path)
     {
-        if (!Enabled)
+        if (!Supported)
         {
             return null;
         }

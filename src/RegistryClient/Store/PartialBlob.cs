@@ -7,9 +7,11 @@ namespace RegistryClient.Store;
 
 /// <summary>
 /// A blob being written: one partial file in the store's private folder, owned by one process at a time and named
-/// for its blob and its owner (<c>.regc/partial/sha256-&lt;hex&gt;.&lt;owner&gt;.partial</c>), written with
-/// positional writes at each chunk's final offset. Only <see cref="CommitVerified"/> moves it into <c>blobs/</c>,
-/// and only the caller that has verified the whole digest may call it.
+/// for its blob and its owner (<see cref="StateFiles"/>), written with positional writes at each chunk's final offset.
+/// It owns everything that belongs to the file: the blob's claim, the owner record, the resume journal (which chunks
+/// are durable), the whole-blob SHA-256 of the bytes hashed so far in order (<see cref="HashHeld"/>,
+/// <see cref="HashFromFileAsync"/>), and the commit: <see cref="Commit"/> moves the file into <c>blobs/</c> only when
+/// that hash covers every byte and equals the blob's digest, whatever its caller believes.
 /// </summary>
 /// <remarks>
 /// Ownership does not rest on file locks alone: a process takes over another's partial only when that owner is
@@ -24,6 +26,9 @@ internal sealed class PartialBlob : IDisposable
 
     private readonly ModelStore _store;
     private readonly SafeFileHandle _handle;
+    private readonly PrefixHash _hash = new();
+    private ResumeMarker? _journal;
+    private long _dropped; // cached pages before this offset were given back
     private readonly Lock _directGate = new();
     private SafeFileHandle? _direct; // the same file past the page cache (DirectIo), opened at the first aligned write
     private bool _directTried;
@@ -43,12 +48,16 @@ internal sealed class PartialBlob : IDisposable
 
     public string Path { get; }
 
-    /// <summary>The resume marker's path, beside the partial.</summary>
-    public string MarkerPath => System.IO.Path.ChangeExtension(Path, ".marker");
+    /// <summary>The resume journal's path, beside the partial.</summary>
+    public string JournalPath => StateFiles.Journal(Path);
 
-    private string OwnerPath => System.IO.Path.ChangeExtension(Path, ".owner");
+    private string OwnerPath => StateFiles.Owner(Path);
 
-    private string ClaimPath => ClaimPathOf(_store, Descriptor.Digest);
+    /// <summary>Called at each durability stage of the file ("after-flush", "before-commit"), synchronously; null means none.</summary>
+    public Action<string>? StageReached { get; init; }
+
+    /// <summary>Whether whole aligned blocks of receive buffers may go past the page cache (<see cref="DirectIo"/>). Default true.</summary>
+    public bool DirectWrites { get; init; } = true;
 
     /// <summary>Bytes (from 0) the file held when it was taken over from an earlier pull; 0 for a new file.</summary>
     public long ExistingLength { get; }
@@ -59,22 +68,20 @@ internal sealed class PartialBlob : IDisposable
     /// owns the blob's partial: the caller waits for that process to commit it, or to die.
     /// </summary>
     /// <exception cref="StoreException">The file cannot be created or space cannot be reserved.</exception>
-    public static PartialBlob? TryClaim(ModelStore store, Descriptor descriptor, PartialOwner owner)
+    public static PartialBlob? TryClaim(ModelStore store, Descriptor descriptor, PartialOwner owner, Action<string>? stageReached = null, bool directWrites = true)
     {
         store.EnsureDirectory(store.PartialDirectory);
-        string prefix = System.IO.Path.Combine(store.PartialDirectory, descriptor.Digest.FileName);
         try
         {
-            if (!TryTakeClaim(ClaimPathOf(store, descriptor.Digest), owner))
+            if (!BlobClaim.TryTake(store, descriptor.Digest, owner))
             {
                 return null;
             }
 
-            string mine = $"{prefix}.{owner.Id}.partial";
-            foreach (string candidate in Directory.EnumerateFiles(store.PartialDirectory, descriptor.Digest.FileName + ".*.partial"))
+            string mine = StateFiles.Partial(store, descriptor.Digest, owner.Id);
+            foreach (string candidate in Directory.EnumerateFiles(store.PartialDirectory, StateFiles.PartialsOf(descriptor.Digest)))
             {
-                string id = System.IO.Path.GetFileName(candidate)[(descriptor.Digest.FileName.Length + 1)..^".partial".Length];
-                if (!PartialOwner.IsValidId(id))
+                if (!StateFiles.TryParsePartial(candidate, out Digest digest, out string id) || digest != descriptor.Digest)
                 {
                     continue;
                 }
@@ -85,18 +92,18 @@ internal sealed class PartialBlob : IDisposable
                 }
 
                 PartialBlob? taken = id == owner.Id
-                    ? TryReopen(store, descriptor, candidate)
-                    : TryTakeOver(store, descriptor, owner, candidate, $"{prefix}.{id}", mine);
+                    ? TryReopen(store, descriptor, candidate, stageReached, directWrites)
+                    : TryTakeOver(store, descriptor, owner, candidate, mine, stageReached, directWrites);
                 if (taken is not null || File.Exists(candidate))
                 {
                     return taken; // Taken over, or its owner lives.
                 }
             }
 
-            WriteOwner(owner, System.IO.Path.ChangeExtension(mine, ".owner"));
+            owner.WriteTo(StateFiles.Owner(mine));
             SafeFileHandle handle = File.OpenHandle(
                 mine, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, descriptor.Size);
-            return Activate(new PartialBlob(store, descriptor, mine, handle, 0));
+            return Activate(new PartialBlob(store, descriptor, mine, handle, 0) { StageReached = stageReached, DirectWrites = directWrites });
         }
         catch (IOException e) when (e is not StoreException)
         {
@@ -120,15 +127,14 @@ internal sealed class PartialBlob : IDisposable
         try
         {
             store.EnsureDirectory(store.PartialDirectory);
-            bool hasPartial = store.GetPartialFiles(digest).Any(f => f.EndsWith(".partial", StringComparison.Ordinal));
+            bool hasPartial = store.GetPartialFiles(digest).Any(StateFiles.IsPartial);
             if (hasPartial || store.GetBlobSize(digest) is null)
             {
                 File.Delete(blob);
                 return;
             }
 
-            string mine = System.IO.Path.Combine(store.PartialDirectory, $"{digest.FileName}.{PartialOwner.Current.Id}.partial");
-            File.Move(blob, mine);
+            File.Move(blob, StateFiles.Partial(store, digest, PartialOwner.Current.Id));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -137,7 +143,7 @@ internal sealed class PartialBlob : IDisposable
     }
 
     /// <summary>Opens this process's own partial left by an earlier, ended pull; null when it is in use.</summary>
-    private static PartialBlob? TryReopen(ModelStore store, Descriptor descriptor, string path)
+    private static PartialBlob? TryReopen(ModelStore store, Descriptor descriptor, string path, Action<string>? stageReached, bool directWrites)
     {
         SafeFileHandle handle;
         try
@@ -149,10 +155,10 @@ internal sealed class PartialBlob : IDisposable
             return null;
         }
 
-        return Adopt(store, descriptor, path, handle);
+        return Adopt(store, descriptor, path, handle, stageReached, directWrites);
     }
 
-    private static PartialBlob Adopt(ModelStore store, Descriptor descriptor, string path, SafeFileHandle handle)
+    private static PartialBlob Adopt(ModelStore store, Descriptor descriptor, string path, SafeFileHandle handle, Action<string>? stageReached, bool directWrites)
     {
         long length = RandomAccess.GetLength(handle);
         if (length != descriptor.Size)
@@ -160,7 +166,7 @@ internal sealed class PartialBlob : IDisposable
             RandomAccess.SetLength(handle, descriptor.Size);
         }
 
-        return Activate(new PartialBlob(store, descriptor, path, handle, Math.Min(length, descriptor.Size)));
+        return Activate(new PartialBlob(store, descriptor, path, handle, Math.Min(length, descriptor.Size)) { StageReached = stageReached, DirectWrites = directWrites });
     }
 
     /// <summary>Records a partial as in use by this process until it is committed, discarded or closed.</summary>
@@ -176,7 +182,7 @@ internal sealed class PartialBlob : IDisposable
     }
 
     /// <summary>Takes over a dead owner's partial by renaming it; null when its owner lives or another process won.</summary>
-    private static PartialBlob? TryTakeOver(ModelStore store, Descriptor descriptor, PartialOwner owner, string candidate, string theirs, string mine)
+    private static PartialBlob? TryTakeOver(ModelStore store, Descriptor descriptor, PartialOwner owner, string candidate, string mine, Action<string>? stageReached, bool directWrites)
     {
         SafeFileHandle handle;
         try
@@ -194,13 +200,13 @@ internal sealed class PartialBlob : IDisposable
 
         try
         {
-            if (PartialOwner.IsAlive(theirs + ".owner", candidate))
+            if (PartialOwner.IsAlive(StateFiles.Owner(candidate), candidate))
             {
                 handle.Dispose();
                 return null;
             }
 
-            WriteOwner(owner, System.IO.Path.ChangeExtension(mine, ".owner"));
+            owner.WriteTo(StateFiles.Owner(mine));
             try
             {
                 File.Move(candidate, mine);
@@ -211,13 +217,13 @@ internal sealed class PartialBlob : IDisposable
                 return null; // Another process took it first.
             }
 
-            if (File.Exists(theirs + ".marker"))
+            if (File.Exists(StateFiles.Journal(candidate)))
             {
-                File.Move(theirs + ".marker", System.IO.Path.ChangeExtension(mine, ".marker"), overwrite: true);
+                File.Move(StateFiles.Journal(candidate), StateFiles.Journal(mine), overwrite: true);
             }
 
-            File.Delete(theirs + ".owner");
-            return Adopt(store, descriptor, mine, handle);
+            File.Delete(StateFiles.Owner(candidate));
+            return Adopt(store, descriptor, mine, handle, stageReached, directWrites);
         }
         catch
         {
@@ -226,94 +232,47 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
-    /// <summary>
-    /// Takes the blob's claim file (created with O_EXCL, which is atomic on local file systems and NFS, unlike
-    /// advisory locks that some file systems grant to everyone). A claim whose owner is dead is moved aside by rename,
-    /// which only one process can do, and taken afresh. False while a live process holds the claim.
-    /// </summary>
-    private static bool TryTakeClaim(string claim, PartialOwner owner)
-    {
-        string record = owner.Serialize();
-        for (int attempt = 0; attempt < 3; attempt++)
-        {
-            try
-            {
-                using SafeFileHandle handle = File.OpenHandle(claim, FileMode.CreateNew, FileAccess.Write);
-                RandomAccess.Write(handle, System.Text.Encoding.UTF8.GetBytes(record), 0);
-                return true;
-            }
-            catch (IOException) when (File.Exists(claim))
-            {
-                string? holder = TryReadText(claim);
-                if (holder == record)
-                {
-                    return true; // This process's own claim (another pull of it is checked by the caller).
-                }
-
-                if (PartialOwner.IsAlive(claim, claim))
-                {
-                    return false;
-                }
-
-                string aside = $"{claim}.{owner.Id}.stale";
-                try
-                {
-                    File.Move(claim, aside);
-                    File.Delete(aside);
-                }
-                catch (FileNotFoundException)
-                {
-                    return false; // Another process moved it first and holds the blob now.
-                }
-            }
-        }
-
-        return false;
-    }
-
-    private static string? TryReadText(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private static string ClaimPathOf(ModelStore store, Digest digest) => System.IO.Path.Combine(store.PartialDirectory, digest.FileName + ".claim");
-
-    /// <summary>Gives up the blob's claim if this owner still holds it.</summary>
-    private void ReleaseClaim()
-    {
-        if (TryReadText(ClaimPath) == PartialOwner.Current.Serialize())
-        {
-            File.Delete(ClaimPath);
-        }
-    }
-
-    private static void WriteOwner(PartialOwner owner, string path)
-    {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, owner.Serialize());
-        File.Move(temp, path, overwrite: true);
-    }
-
     /// <summary>Tells other processes this owner is alive (for those on other hosts, which cannot see its process).</summary>
     public void Touch()
     {
-        try
-        {
-            File.SetLastWriteTimeUtc(OwnerPath, DateTime.UtcNow);
-            File.SetLastWriteTimeUtc(ClaimPath, DateTime.UtcNow);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A missing heartbeat only makes another host wait less.
-        }
+        PartialOwner.Touch(OwnerPath);
+        BlobClaim.Touch(_store, Descriptor.Digest);
     }
+
+    /// <summary>
+    /// Opens the resume journal for a list of <paramref name="chunks"/> chunks (bound to the list's digest, the blob's
+    /// size and whether the chunks' digests are known); returns which chunks an earlier pull recorded as durable, or
+    /// null when the journal was missing, stale or damaged (it starts empty).
+    /// </summary>
+    public bool[]? OpenJournal(Digest listDigest, bool verifiedChunks, int chunks)
+    {
+        _journal?.Dispose();
+        _journal = ResumeMarker.Open(JournalPath, Descriptor.Size, listDigest, verifiedChunks, chunks, out bool[]? durable);
+        return durable;
+    }
+
+    /// <summary>
+    /// Records chunks as durable: flushes the file first, so the journal never runs ahead of the data, then marks them,
+    /// then gives back the cached pages of the bytes before <paramref name="hashedUpTo"/> (flushed and hashed: never
+    /// read again).
+    /// </summary>
+    /// <exception cref="StoreException">The flush failed.</exception>
+    public void RecordDurable(IReadOnlyCollection<int> chunks, long hashedUpTo)
+    {
+        if (_journal is null || chunks.Count == 0)
+        {
+            return;
+        }
+
+        Flush();
+        StageReached?.Invoke("after-flush");
+        _journal.Mark(chunks);
+        PageCache.Drop(_handle, _dropped, hashedUpTo - _dropped);
+        _dropped = Math.Max(_dropped, hashedUpTo);
+    }
+
+    /// <summary>Clears a chunk's record (its bytes turned out damaged); written before the chunk is written again.</summary>
+    public void Unrecord(int chunk) => _journal?.Unmark(chunk);
 
     /// <summary>
     /// Writes bytes at their final offset. Whole aligned blocks of a <see cref="ReceiveBuffer"/> go past the page cache
@@ -321,13 +280,21 @@ internal sealed class PartialBlob : IDisposable
     /// that refuse it, through the page cache.
     /// </summary>
     /// <exception cref="StoreException">The write failed (disk full, I/O error); the message names the store.</exception>
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken)
+    public ValueTask WriteAsync(ReceiveLease lease, long offset, CancellationToken cancellationToken) =>
+        WriteAsync(lease.Memory, offset, lease, cancellationToken);
+
+    /// <summary>Writes bytes (not in a receive buffer) at their final offset, through the page cache.</summary>
+    /// <exception cref="StoreException">The write failed (disk full, I/O error); the message names the store.</exception>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken) =>
+        WriteAsync(data, offset, null, cancellationToken);
+
+    private async ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, ReceiveLease? lease, CancellationToken cancellationToken)
     {
         try
         {
-            if (ReceiveBuffer.TryGet(data, out ReceiveBuffer? buffer, out int index) && DirectHandle() is { } direct)
+            if (lease is { } held && DirectHandle() is { } direct)
             {
-                (int head, int middle) = DirectIo.Split(buffer!.AddressOf(index), offset, data.Length);
+                (int head, int middle) = DirectIo.Split(held.Buffer.AddressOf(held.Start), offset, data.Length);
                 if (middle > 0)
                 {
                     if (head > 0)
@@ -354,8 +321,8 @@ internal sealed class PartialBlob : IDisposable
     }
 
     /// <summary>
-    /// True once some bytes went past the page cache: read back with <see cref="ReadAsync"/> then, not with
-    /// <see cref="TryHashWritten"/> (a mapping would read them from the disk, where a failure is SIGBUS).
+    /// True once some bytes went past the page cache: <see cref="HashFromFileAsync"/> then reads them back rather than
+    /// map them (a mapping would read them from the disk, where a failure is SIGBUS).
     /// </summary>
     public bool WroteDirect => _wroteDirect;
 
@@ -387,7 +354,7 @@ internal sealed class PartialBlob : IDisposable
             if (!_directTried && !_handle.IsClosed)
             {
                 _directTried = true;
-                _direct = DirectIo.TryOpen(Path);
+                _direct = DirectWrites ? DirectIo.TryOpen(Path) : null;
             }
 
             return _directRefused ? null : _direct;
@@ -417,12 +384,54 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
+    /// <summary>Bytes of the blob hashed so far, in order from its first (see <see cref="HashHeld"/>).</summary>
+    public long HashedLength => _hash.Length;
+
     /// <summary>
-    /// Appends bytes [<paramref name="offset"/>, +<paramref name="length"/>) that this process wrote to
-    /// <paramref name="hash"/> straight from the page cache; false, with nothing appended, where the file cannot be
-    /// mapped (then read them with <see cref="ReadAsync"/>). Not for bytes that may have to come from disk.
+    /// Hashes the blob's next bytes, held in memory since they were written to the file at <see cref="HashedLength"/>
+    /// (also into <paramref name="alsoInto"/>, for a chunk's own digest).
     /// </summary>
-    public bool TryHashWritten(long offset, int length, IncrementalHash hash) => FileMap.TryAppend(_handle, offset, length, hash);
+    public void HashHeld(ReadOnlySpan<byte> bytes, IncrementalHash? alsoInto)
+    {
+        _hash.Append(bytes);
+        alsoInto?.AppendData(bytes);
+    }
+
+    /// <summary>
+    /// Hashes the blob's next <paramref name="length"/> bytes from the file (also into <paramref name="alsoInto"/>): in
+    /// place from the page cache when this process wrote them there (<paramref name="mayMap"/>, and nothing went past
+    /// the page cache), else read into <paramref name="buffer"/>.
+    /// </summary>
+    /// <exception cref="StoreException">The file is shorter than its bytes written, or cannot be read.</exception>
+    public async Task HashFromFileAsync(long length, byte[] buffer, bool mayMap, IncrementalHash? alsoInto, CancellationToken cancellationToken)
+    {
+        long end = _hash.Length + length;
+        while (_hash.Length < end)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            long position = _hash.Length;
+            int want = (int)Math.Min(buffer.Length, end - position);
+            if (mayMap && alsoInto is null && !WroteDirect && FileMap.TryAppend(_handle, position, want, _hash.State))
+            {
+                _hash.Advanced(want);
+                continue;
+            }
+
+            int read = await ReadAsync(buffer.AsMemory(0, want), position, cancellationToken).ConfigureAwait(false);
+            if (read <= 0)
+            {
+                throw new StoreException($"{Path} is shorter than the {end} bytes written to it");
+            }
+
+            HashHeld(buffer.AsSpan(0, read), alsoInto);
+        }
+    }
+
+    /// <summary>The whole-blob hash at this point, to go back to if the bytes hashed after it are thrown away.</summary>
+    public PrefixHash.Saved SaveHash() => _hash.Save();
+
+    /// <summary>Goes back to a saved whole-blob hash.</summary>
+    public void RestoreHash(PrefixHash.Saved saved) => _hash.Restore(saved);
 
     /// <summary>Makes what was written durable (fdatasync).</summary>
     public void Flush()
@@ -437,15 +446,28 @@ internal sealed class PartialBlob : IDisposable
         }
     }
 
-    /// <summary>Lets the kernel drop the cached pages of bytes that are flushed and hashed (they are not read again).</summary>
-    public void DropCached(long offset, long length) => PageCache.Drop(_handle, offset, length);
-
     /// <summary>
-    /// Flushes, closes and renames the partial into <c>blobs/</c>. The caller guarantees the content hashes to
-    /// the descriptor's digest.
+    /// Moves the partial into <c>blobs/</c> if, and only if, the whole-blob hash covers all of its bytes and equals the
+    /// blob's digest: flushed, closed, renamed, and its journal, owner record and claim removed. Otherwise the file is
+    /// discarded (its bytes are known bad) and nothing reaches <c>blobs/</c>.
     /// </summary>
-    public void CommitVerified()
+    /// <exception cref="DigestMismatchException">The bytes do not hash to the digest; the partial is gone.</exception>
+    /// <exception cref="StoreException">Not every byte was hashed, or the file changed size; nothing was committed.</exception>
+    public void Commit()
     {
+        if (_hash.Length != Descriptor.Size)
+        {
+            throw new StoreException($"{Descriptor.Digest.Short}: {_hash.Length} of its {Descriptor.Size} bytes were hashed; not committing it");
+        }
+
+        byte[] actual = _hash.Finish();
+        if (!Descriptor.Digest.Matches(actual))
+        {
+            Discard();
+            throw new DigestMismatchException($"blob {Descriptor.Digest} ({Descriptor.Size} bytes) arrived with digest {Digest.FromHash(actual)}; it was not stored");
+        }
+
+        StageReached?.Invoke("before-commit");
         Flush();
         long length = RandomAccess.GetLength(_handle);
         if (length != Descriptor.Size)
@@ -474,19 +496,32 @@ internal sealed class PartialBlob : IDisposable
 
     private void RemoveCompanions()
     {
-        File.Delete(MarkerPath);
+        if (_journal is not null)
+        {
+            _journal.Delete();
+            _journal = null;
+        }
+        else
+        {
+            File.Delete(JournalPath);
+        }
+
         File.Delete(OwnerPath);
-        ReleaseClaim();
+        BlobClaim.Release(_store, Descriptor.Digest, PartialOwner.Current);
+        _hash.Dispose();
     }
 
-    /// <summary>Closes the file and keeps it (and its marker) for a later pull to resume.</summary>
+    /// <summary>Closes the file and keeps it (and its journal) for a later pull to resume.</summary>
     public void Dispose()
     {
         if (!_handle.IsClosed)
         {
+            _journal?.Dispose();
+            _journal = null;
             CloseDirect();
             _handle.Dispose();
-            ReleaseClaim();
+            BlobClaim.Release(_store, Descriptor.Digest, PartialOwner.Current);
+            _hash.Dispose();
             Active.TryRemove(Path, out _);
         }
     }

@@ -111,6 +111,27 @@ internal sealed class PartialOwner
         }
     }
 
+    /// <summary>Sets a record's modified time to now (a heartbeat); a failure only makes another host wait less.</summary>
+    public static void Touch(string path)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A missing heartbeat only makes another host wait less.
+        }
+    }
+
+    /// <summary>Writes this owner's record at <paramref name="path"/> atomically.</summary>
+    public void WriteTo(string path)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, Serialize());
+        File.Move(temp, path, overwrite: true);
+    }
+
     private static bool RecentlyTouched(string path)
     {
         try

@@ -33,12 +33,8 @@ internal sealed unsafe class ReceiveBuffer : MemoryManager<byte>
     /// <summary>The address of byte <paramref name="index"/> of <see cref="MemoryManager{T}.Memory"/>; stable for the buffer's life.</summary>
     public nint AddressOf(int index) => _address + index;
 
-    /// <summary>Memory that starts at the same offset within an alignment block as file offset <paramref name="position"/>, <paramref name="length"/> bytes long.</summary>
-    public Memory<byte> For(long position, int length) => Memory.Slice((int)(position & (DirectIo.Alignment - 1)), length);
-
-    /// <summary>The buffer the bytes of <paramref name="memory"/> lie in, if it is one, with their index in it.</summary>
-    public static bool TryGet(ReadOnlyMemory<byte> memory, out ReceiveBuffer? buffer, out int index) =>
-        MemoryMarshal.TryGetMemoryManager(memory, out buffer, out index, out _);
+    /// <summary>A lease on this buffer's bytes that start at the same offset within an alignment block as file offset <paramref name="position"/>, <paramref name="length"/> bytes long.</summary>
+    public ReceiveLease For(long position, int length) => new(this, (int)(position & (DirectIo.Alignment - 1)), length);
 
     /// <inheritdoc/>
     public override Span<byte> GetSpan() => _array.AsSpan(_start, Length);

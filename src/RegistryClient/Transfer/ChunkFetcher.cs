@@ -1,8 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
-using System.Security.Cryptography;
 using RegistryClient.Content;
-using RegistryClient.Hashing;
 using RegistryClient.Remote;
 using RegistryClient.Store;
 
@@ -53,22 +51,19 @@ internal sealed class ChunkFetcher
     /// <exception cref="RangeNotSupportedException">The registry ignores Range for this blob.</exception>
     public async Task FetchAsync(BlobAssembly blob, int index, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        if (blob.ChunkDigests is null)
-        {
-            await FetchRangeAsync(blob, index, buffer, hash: null, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        byte[] actual = new byte[SHA256.HashSizeInBytes];
         for (int attempt = 1; ; attempt++)
         {
-            using var hash = new ChunkHasher(blob.Lanes);
-            blob.OnChunkAttempt(index);
-            await FetchRangeAsync(blob, index, buffer, hash, cancellationToken).ConfigureAwait(false);
-            hash.GetHashAndReset(actual);
-            if (CheckChunk(blob, index, actual, attempt))
+            using ChunkAttempt chunk = blob.BeginAttempt(index, inLanes: true);
+            await FetchRangeAsync(blob, chunk, buffer, cancellationToken).ConfigureAwait(false);
+            if (chunk.TryComplete(out Digest actual))
             {
                 return;
+            }
+
+            if (attempt >= MaxDigestAttempts)
+            {
+                throw new DigestMismatchException(
+                    $"blob {blob.Descriptor.Digest} bytes {chunk.Chunk}: expected {blob.ChunkDigests![index]}, got {actual} ({attempt} attempts); the registry serves corrupt data for this chunk, nothing of it was kept");
             }
         }
     }
@@ -104,25 +99,18 @@ internal sealed class ChunkFetcher
                     };
                 }
             },
-            Budget(blob, $"{descriptor.Digest.Short} (one stream)", () => blob.UsableBytes),
+            Budget(blob, $"{descriptor.Digest.Short} (one stream)", () => blob.Ledger.UsableBytes),
             cancellationToken).ConfigureAwait(false);
     }
 
     private async Task StreamChunksAsync(BlobAssembly blob, StrongBox<int> next, Stream body, Memory<byte> buffer, CancellationTokenSource stall, CancellationToken cancellationToken)
     {
         long position = 0;
-        byte[] actual = new byte[SHA256.HashSizeInBytes];
         for (int index = next.Value; index < blob.Chunks.Length; index++)
         {
             Chunk chunk = blob.Chunks[index];
-            long keepFrom = chunk.Start + blob.UsableLength(index); // bytes already usable may be hashed: never rewrite them
-            using ChunkHasher? hash = keepFrom <= chunk.End && blob.ChunkDigests is not null ? new ChunkHasher(lanes: null) : null; // one stream: lanes would idle
-            if (hash is not null)
-            {
-                blob.OnChunkAttempt(index);
-            }
-
-            long received = 0;
+            long keepFrom = chunk.Start + blob.Ledger.Usable(index); // bytes already usable may be hashed: never rewrite them
+            using ChunkAttempt? attempt = keepFrom <= chunk.End ? blob.BeginAttempt(index, inLanes: false) : null; // one stream: lanes would idle
             try
             {
                 while (position <= chunk.End)
@@ -147,91 +135,38 @@ internal sealed class ChunkFetcher
 
                     if (skip <= 0)
                     {
-                        await PlaceAsync(blob, index, buffer[..filled], position, hash, held: null, cancellationToken).ConfigureAwait(false);
-                        received += filled;
+                        await attempt!.WriteAsync(buffer[..filled], position, cancellationToken).ConfigureAwait(false);
                     }
 
                     position += filled;
                 }
             }
-            catch when (hash is not null)
+            catch
             {
-                blob.OnChunkRestarted(index, received); // the chunk starts over in the next stream
+                attempt?.Abandon(); // with chunk digests, the chunk starts over in the next stream
                 throw;
             }
 
-            if (hash is not null)
+            if (attempt is not null && !attempt.TryComplete(out Digest actual))
             {
-                hash.GetHashAndReset(actual);
-                CheckChunk(blob, index, actual, MaxDigestAttempts);
+                throw new DigestMismatchException(
+                    $"blob {blob.Descriptor.Digest} bytes {chunk}: expected {blob.ChunkDigests![index]}, got {actual}; the registry serves corrupt data for this chunk, nothing of it was kept");
             }
 
             next.Value = index + 1;
         }
     }
 
-    /// <summary>
-    /// Writes received bytes at their offset and reports them: own ranges become usable as they land; with chunk
-    /// digests the bytes feed the chunk's hash and count as received until the chunk is verified. A receive buffer
-    /// the bytes lie in (<paramref name="held"/>) goes to the assembly with them, or back to its pool on failure.
-    /// </summary>
-    private static async Task PlaceAsync(BlobAssembly blob, int index, Memory<byte> data, long position, ChunkHasher? hash, ReceiveBuffer? held, CancellationToken cancellationToken)
+    private async Task FetchRangeAsync(BlobAssembly blob, ChunkAttempt attempt, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        try
-        {
-            await blob.Partial.WriteAsync(data, position, cancellationToken).ConfigureAwait(false);
-            if (hash is not null)
-            {
-                await hash.AppendAsync(data).ConfigureAwait(false);
-            }
-        }
-        catch
-        {
-            held?.Pool.Return(held);
-            throw;
-        }
-
-        long writtenFromStart = position + data.Length - blob.Chunks[index].Start;
-        if (hash is null)
-        {
-            blob.OnWritten(index, writtenFromStart, data);
-        }
-        else
-        {
-            blob.OnReceived(index, writtenFromStart, data);
-        }
-    }
-
-    /// <summary>True when the chunk's digest matched (it is published); false to fetch it again; throws after the last attempt.</summary>
-    private static bool CheckChunk(BlobAssembly blob, int index, byte[] actual, int attempt)
-    {
-        Digest expected = blob.ChunkDigests![index];
-        if (expected.Matches(actual))
-        {
-            blob.OnChunkVerified(index);
-            return true;
-        }
-
-        blob.OnChunkDiscarded(index);
-        if (attempt >= MaxDigestAttempts)
-        {
-            throw new DigestMismatchException(
-                $"blob {blob.Descriptor.Digest} bytes {blob.Chunks[index]}: expected {expected}, got {Digest.FromHash(actual)} ({attempt} attempts); the registry serves corrupt data for this chunk, nothing of it was kept");
-        }
-
-        return false;
-    }
-
-    private async Task FetchRangeAsync(BlobAssembly blob, int index, Memory<byte> buffer, ChunkHasher? hash, CancellationToken cancellationToken)
-    {
-        Chunk chunk = blob.Chunks[index];
+        Chunk chunk = attempt.Chunk;
         var cursor = new RangeCursor { Position = chunk.Start }; // advanced as bytes are written, so a retry continues there
         await _registry.ExecuteAsync(
             async token =>
             {
                 if (cursor.Position <= chunk.End)
                 {
-                    await FetchOnceAsync(blob, index, cursor, buffer, hash, token).ConfigureAwait(false);
+                    await FetchOnceAsync(blob, attempt, cursor, buffer, token).ConfigureAwait(false);
                 }
             },
             Budget(blob, $"{blob.Descriptor.Digest.Short} bytes {chunk}", () => cursor.Position),
@@ -248,9 +183,9 @@ internal sealed class ChunkFetcher
 
     private string StallReason => $"no data for {_stallTimeout.TotalSeconds:0.#} s";
 
-    private async Task FetchOnceAsync(BlobAssembly blob, int index, RangeCursor cursor, Memory<byte> buffer, ChunkHasher? hash, CancellationToken cancellationToken)
+    private async Task FetchOnceAsync(BlobAssembly blob, ChunkAttempt attempt, RangeCursor cursor, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        Chunk chunk = blob.Chunks[index];
+        Chunk chunk = attempt.Chunk;
         long position = cursor.Position;
         Descriptor descriptor = blob.Descriptor;
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -265,9 +200,10 @@ internal sealed class ChunkFetcher
                 {
                     // Into a pooled receive buffer when one is free (its bytes then wait there for the blob's hash),
                     // else into the worker's own.
-                    ReceiveBuffer? held = blob.Buffers?.TryRent();
-                    int want = (int)Math.Min(held?.Pool.BufferSize ?? buffer.Length, chunk.End - position + 1);
-                    Memory<byte> target = held?.For(position, want) ?? buffer[..want];
+                    ReceiveBuffer? rented = blob.Buffers?.TryRent();
+                    int want = (int)Math.Min(rented?.Pool.BufferSize ?? buffer.Length, chunk.End - position + 1);
+                    ReceiveLease? lease = rented?.For(position, want);
+                    Memory<byte> target = lease?.Memory ?? buffer[..want];
                     ExceptionDispatchInfo? broken = null;
                     int filled;
                     try
@@ -281,19 +217,27 @@ internal sealed class ChunkFetcher
                     }
                     catch
                     {
-                        held?.Pool.Return(held);
+                        lease?.Return();
                         throw;
                     }
 
                     if (filled > 0)
                     {
-                        await PlaceAsync(blob, index, target[..filled], position, hash, held, cancellationToken).ConfigureAwait(false);
+                        if (lease is { } held)
+                        {
+                            await attempt.WriteAsync(held.Slice(0, filled), position, cancellationToken).ConfigureAwait(false); // the lease goes with the bytes
+                        }
+                        else
+                        {
+                            await attempt.WriteAsync(target[..filled], position, cancellationToken).ConfigureAwait(false);
+                        }
+
                         position += filled;
                         cursor.Position = position;
                     }
                     else
                     {
-                        held?.Pool.Return(held);
+                        lease?.Return();
                     }
 
                     broken?.Throw();

@@ -310,15 +310,20 @@ public sealed partial class ModelPuller
             sums = descriptor.Size >= _options.ChunkSumsThreshold
                 ? await _registry.GetChunkSumsAsync(owner, descriptor, cancellationToken).ConfigureAwait(false)
                 : null;
-            CrashPoints.Hit("after-chunksums");
+            _options.StageReached?.Invoke("after-chunksums");
             Chunk[] chunks = sums is null
                 ? ChunkPlanner.Plan(descriptor.Size, _options.RangeSize, _options.ParallelThreshold)
                 : sums.List.Chunks.Select(c => c.Range).ToArray();
             listDigest = sums?.List.ListDigest ?? ChunkPlanner.ListDigest(chunks);
-            assembly = new BlobAssembly(_registry.GetBlobSource(owner, descriptor, sums?.Location), partial, chunks, sums?.List.Chunks.Select(c => c.Digest).ToArray(), _options.Progress)
+            assembly = new BlobAssembly(
+                _registry.GetBlobSource(owner, descriptor, sums?.Location),
+                partial,
+                chunks,
+                sums?.List.Chunks.Select(c => c.Digest).ToArray(),
+                _options.HashWindow,
+                (blob, index) => work.TryWrite((blob, index)),
+                _options.Progress)
             {
-                Requeue = (blob, index) => work.TryWrite((blob, index)),
-                HashWindow = _options.HashWindow,
                 Lanes = lanes,
                 Buffers = buffers,
             };
@@ -413,7 +418,7 @@ public sealed partial class ModelPuller
         bool told = false;
         while (true)
         {
-            PartialBlob? partial = PartialBlob.TryClaim(_store, descriptor, PartialOwner.Current);
+            PartialBlob? partial = PartialBlob.TryClaim(_store, descriptor, PartialOwner.Current, _options.StageReached, _options.DirectWrites);
             if (_store.GetBlobSize(descriptor.Digest) == descriptor.Size)
             {
                 partial?.Discard(); // Committed by the other process: what is left of the partial is not needed.
@@ -499,7 +504,7 @@ public sealed partial class ModelPuller
             }
         }
 
-        CrashPoints.Hit("before-manifest");
+        _options.StageReached?.Invoke("before-manifest");
         _options.Status?.Report($"{model.Name}: writing manifest");
         await _store.WriteManifestAsync(model.Name, model.Bytes, cancellationToken).ConfigureAwait(false);
     }

@@ -70,6 +70,21 @@ public sealed record PullOptions
     /// <summary>Receives one line per phase of each model ("pulling manifest", "writing manifest"). Null means none.</summary>
     public IProgress<string>? Status { get; init; }
 
+    /// <summary>
+    /// Write whole aligned blocks of received bytes past the page cache where the platform and file system allow it
+    /// (Linux <c>O_DIRECT</c>; anything refused falls back to ordinary writes). Default true; false keeps every write in
+    /// the page cache (for comparisons, or a file system that misbehaves).
+    /// </summary>
+    public bool DirectWrites { get; init; } = true;
+
+    /// <summary>
+    /// Called synchronously on the thread that reaches each durability stage of a pull: <c>after-chunksums</c> (a blob's
+    /// chunk list is known), <c>after-flush</c> (a batch of chunks is on disk, before it is recorded),
+    /// <c>before-commit</c> (a blob's digest matched, before it moves into <c>blobs/</c>) and <c>before-manifest</c>. For
+    /// tracing, and for crash-recovery tests that stop a process at one of them. Null (default) means none; must be cheap.
+    /// </summary>
+    public Action<string>? StageReached { get; init; }
+
     internal void Validate()
     {
         if (Concurrency is < 1 or > 64)

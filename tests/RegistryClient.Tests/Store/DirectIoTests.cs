@@ -43,12 +43,15 @@ public sealed class DirectIoTests
         foreach ((long start, int length) in pieces.OrderBy(p => (p.Start * 7919) % 65_521))
         {
             ReceiveBuffer? buffer = n++ % 3 == 2 ? null : pool.TryRent();
-            Memory<byte> data = buffer?.For(start, length) ?? new byte[length];
-            content.AsSpan((int)start, length).CopyTo(data.Span);
-            await partial.WriteAsync(data, start, TestContext.Current.CancellationToken);
-            if (buffer is not null)
+            if (buffer?.For(start, length) is { } lease)
             {
-                pool.Return(buffer);
+                content.AsSpan((int)start, length).CopyTo(lease.Memory.Span);
+                await partial.WriteAsync(lease, start, TestContext.Current.CancellationToken);
+                lease.Return();
+            }
+            else
+            {
+                await partial.WriteAsync(content.AsMemory((int)start, length).ToArray(), start, TestContext.Current.CancellationToken);
             }
         }
 

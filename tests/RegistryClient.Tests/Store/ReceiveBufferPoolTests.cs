@@ -32,20 +32,14 @@ public sealed class ReceiveBufferPoolTests
         var pool = new ReceiveBufferPool(bufferSize: 16 << 10, capacity: 1 << 20);
         ReceiveBuffer buffer = pool.TryRent()!;
 
-        Memory<byte> memory = buffer.For(position, length);
+        ReceiveLease lease = buffer.For(position, length);
 
-        Assert.Equal(length, memory.Length);
-        Assert.True(ReceiveBuffer.TryGet(memory, out ReceiveBuffer? found, out int index));
-        Assert.Same(buffer, found);
+        Assert.Equal(length, lease.Length);
+        Assert.Same(buffer, lease.Buffer);
         Assert.Equal(0, buffer.AddressOf(0) % DirectIo.Alignment);
-        Assert.Equal(position % DirectIo.Alignment, buffer.AddressOf(index) % DirectIo.Alignment);
-        memory.Span.Fill(0x5a); // the whole read fits
-    }
-
-    [Fact]
-    public void TryGet_IsFalseForOrdinaryMemory()
-    {
-        Assert.False(ReceiveBuffer.TryGet(new byte[4096], out _, out _));
+        Assert.Equal(position % DirectIo.Alignment, buffer.AddressOf(lease.Start) % DirectIo.Alignment);
+        lease.Memory.Span.Fill(0x5a); // the whole read fits
+        Assert.Equal(0x5a, buffer.Memory.Span[lease.Start + length - 1]);
     }
 
     [Fact]

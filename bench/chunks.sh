@@ -45,10 +45,8 @@ cat "$blob" > /dev/null
 for run in $(seq "$runs"); do
   echo "run $run/$runs" >&2
   measure "openssl dgst -sha256 (floor)" openssl dgst -sha256 "$blob"
-  measure "regc pull, chunk path" "$regc" pull "$name" --insecure --models "$work/out"
-  keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
-  measure "regc pull --no-chunksums (foundation path)" "$regc" pull "$name" --insecure --no-chunksums --models "$work/out"
-  keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
+  pull_kept "regc pull, chunk path" "$regc" pull "$name" --insecure --models "$work/out"
+  pull_kept "regc pull --no-chunksums (foundation path)" "$regc" pull "$name" --insecure --no-chunksums --models "$work/out"
   measure "curl + sha256sum" bash -c "curl -fsS -o '$work/out/blob' 'http://127.0.0.1:$port/v2/library/regc-demo/blobs/$blob_digest' && sha256sum '$work/out/blob'"
 done
 
@@ -58,15 +56,14 @@ for size in ${CHUNK_SIZES:-}; do
   for run in $(seq "$runs"); do
     echo "chunk size $size MiB, run $run/$runs" >&2
     measure "floor@$size" openssl dgst -sha256 "$blob"
-    measure "chunks@$size" "$regc" pull "$name" --insecure --models "$work/out"
-    keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
+    pull_kept "chunks@$size" "$regc" pull "$name" --insecure --models "$work/out"
   done
 done
 rm -rf "$work/out"
 check_kept
 
 echo
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob from regc serve (16 MiB chunks), median of $runs runs$(sha_note)"
+echo "$(machine), ${size_mib} MiB blob from regc serve (16 MiB chunks), median of $runs runs$(sha_note)"
 echo
 table "openssl dgst -sha256 (floor)" "$blob_size" "x openssl floor" \
   "openssl dgst -sha256 (floor)" "regc pull, chunk path" "regc pull --no-chunksums (foundation path)" "curl + sha256sum"

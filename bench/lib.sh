@@ -13,6 +13,13 @@ measure() { # name command...: appends "seconds rss_kib" to results[name]
   results[$name]+="$(cat "$work/time");"
   echo "  $name: $(cut -d' ' -f1 "$work/time") s" >&2
 }
+pull_kept() { # name command...: measures a pull into $work/out and sets its blob aside for check_kept
+  measure "$@"
+  keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
+}
+machine() { # "2 cores, <CPU model>"
+  echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+}
 check() { # file: fail unless it hashes to the blob digest
   [ "sha256:$(sha256sum "$1" | cut -d' ' -f1)" = "$blob_digest" ] || { echo "wrong bytes in $1" >&2; exit 1; }
 }

@@ -69,8 +69,7 @@ cat "$work/blob" > /dev/null
 for run in $(seq "$runs"); do
   echo "run $run/$runs" >&2
   measure "openssl dgst -sha256 (floor)" openssl dgst -sha256 "$work/blob"
-  measure "regc pull" "$regc" pull "127.0.0.1:$port/library/bench:latest" --insecure --models "$work/out"
-  keep "$work/out/blobs/sha256-${blob_digest#sha256:}"
+  pull_kept "regc pull" "$regc" pull "127.0.0.1:$port/library/bench:latest" --insecure --models "$work/out"
   measure "curl + sha256sum" bash -c "curl -fsS -o '$work/out/blob' '$blob_url' && sha256sum '$work/out/blob'"
   measure "aria2c -x16 + sha256sum" bash -c "aria2c -q -x16 -s16 --file-allocation=none -d '$work/out' -o blob '$blob_url' && sha256sum '$work/out/blob'"
   measure "skopeo copy" skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/library/bench-oci:latest" "dir:$work/out/skopeo"
@@ -79,7 +78,7 @@ rm -rf "$work/out"
 check_kept
 
 echo
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob, median of $runs runs$(sha_note)"
+echo "$(machine), ${size_mib} MiB blob, median of $runs runs$(sha_note)"
 echo
 table "openssl dgst -sha256 (floor)" "$blob_size" "x openssl floor" \
   "openssl dgst -sha256 (floor)" "regc pull" "curl + sha256sum" "aria2c -x16 + sha256sum" "skopeo copy"

@@ -37,7 +37,7 @@ for run in $(seq "$runs"); do
 done
 
 echo
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $blobs blobs of $blob_mib MiB ($((total >> 20)) MiB) from the page cache, median of $runs runs$(sha_note)"
+echo "$(machine), $blobs blobs of $blob_mib MiB ($((total >> 20)) MiB) from the page cache, median of $runs runs$(sha_note)"
 echo
 table "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "$total" "x all-core openssl" \
   "sha256sum (one core)" "openssl dgst -sha256 (one core)" "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "regc verify"

@@ -27,7 +27,7 @@ internal static class CommonOptions
     /// reach the user as one line from the command).
     /// </summary>
     public static ServiceProvider Services(RegistryOptions registry, bool verbose) => new ServiceCollection()
-        .AddRegistryClient(registry)
+        .AddRegistryClient(o => o with { Registry = registry })
         .AddLogging(logging =>
         {
             logging.ClearProviders();

@@ -13,8 +13,6 @@ namespace RegistryClient.Cli.Commands;
 /// <summary><c>regc mirror NAME... --to DIR</c>: copy models from registries or local stores into a store or OCI layout.</summary>
 internal static class MirrorCommand
 {
-    private const string OciPrefix = "oci:";
-
     public static Command Create()
     {
         var names = new Argument<string[]>("NAME")
@@ -64,99 +62,39 @@ internal static class MirrorCommand
             StoreLayout layout = result.GetValue(format) == "oci" ? StoreLayout.Oci : StoreLayout.Ollama;
             var target = new ModelStore(result.GetValue(to)!, layout);
             OutputMode mode = Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal;
-            var outcome = new MirrorOutcome();
+            IEnumerable<string> hosts = references
+                .Where(r => !r.StartsWith(ModelMirror.OciPrefix, StringComparison.Ordinal) && ModelName.TryParse(r, out _, out _))
+                .Select(r => ModelName.Parse(r).Host);
+            (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
+                result, CommonOptions.Registry(result.GetValue(insecure), hosts), new PullOptions { Concurrency = result.GetValue(concurrency) }, transfer);
+            using ServiceProvider services = CommonOptions.Services(registryOptions, result.GetValue(verbose));
+            var mirror = new ModelMirror(services.GetRequiredService<RemoteRegistry>(), pullOptions, services.GetService<ILogger<ModelPuller>>());
+            var options = new MirrorOptions { AllTags = result.GetValue(allTags), KeepGoing = result.GetValue(keepGoing), FromStore = result.GetValue(fromStore) };
+            var view = new ProgressView(mode, Console.Out);
+            MirrorResult mirrored = await view.RunAsync(mirror.MirrorAsync(references, target, options, view.Tracker, cancellationToken)).ConfigureAwait(false);
 
-            // Local sources: --from-store DIR, and oci:DIR:REF names.
-            if (result.GetValue(fromStore) is { } sourceRoot)
+            foreach (string warning in mirrored.Warnings)
             {
-                outcome.Add(await new StoreCopier(OpenLocal(sourceRoot), target).CopyAsync(references, cancellationToken).ConfigureAwait(false));
-                references.Clear();
+                Console.Error.WriteLine($"warning: {ErrorReporter.OneLine(warning)}");
             }
 
-            foreach (IGrouping<string, (string Dir, string Ref)> group in references.Where(IsOci).Select(SplitOci).GroupBy(o => o.Dir).ToArray())
+            foreach (MirrorFailure failure in mirrored.Failures)
             {
-                outcome.Add(await new StoreCopier(OpenLocal(group.Key), target).CopyAsync(group.Select(g => g.Ref).ToArray(), cancellationToken).ConfigureAwait(false));
+                Console.Error.WriteLine($"error: {failure.Name}: {ErrorReporter.OneLine(failure.Reason)}");
             }
 
-            ModelName[] remote = references.Where(r => !IsOci(r)).Select(ModelName.Parse).ToArray();
-            if (remote.Length > 0)
-            {
-                (RegistryOptions registryOptions, PullOptions pullOptions) = CommonOptions.ApplyTransferLimits(
-                    result, CommonOptions.Registry(result.GetValue(insecure), remote.Select(n => n.Host)), new PullOptions { Concurrency = result.GetValue(concurrency), WholeIndex = true }, transfer);
-                using ServiceProvider services = CommonOptions.Services(registryOptions, result.GetValue(verbose));
-                RemoteRegistry registry = services.GetRequiredService<RemoteRegistry>();
-                ILogger<ModelPuller>? logger = services.GetService<ILogger<ModelPuller>>();
-                if (result.GetValue(allTags))
-                {
-                    remote = await ExpandTagsAsync(registry, remote, result.GetValue(keepGoing) ? outcome : null, cancellationToken).ConfigureAwait(false);
-                }
-
-                await PullAllAsync(registry, logger, target, remote, pullOptions, mode, result.GetValue(keepGoing), outcome, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (outcome.Models == 0 && outcome.Failures.Count == 0)
-            {
-                throw new ArgumentException("name at least one model, --from-file FILE, or --from-store DIR");
-            }
-
-            foreach ((string name, string reason) in outcome.Failures)
-            {
-                Console.Error.WriteLine($"error: {name}: {ErrorReporter.OneLine(reason)}");
-            }
-
-            Console.Out.WriteLine(outcome.Summary(target));
-            return outcome.Failures.Count == 0 ? ErrorReporter.Ok : ErrorReporter.Failed;
+            Console.Out.WriteLine(Summary(mirrored, target));
+            return mirrored.Failures.Count == 0 ? ErrorReporter.Ok : ErrorReporter.Failed;
         });
         return command;
     }
 
-    /// <summary>Pulls all models through one pool; with --keep-going, after a failure each model alone (finished blobs stay).</summary>
-    private static async Task PullAllAsync(
-        RemoteRegistry registry, ILogger<ModelPuller>? logger, ModelStore target, ModelName[] names, PullOptions options, OutputMode mode, bool keepGoing, MirrorOutcome outcome, CancellationToken cancellationToken)
+    private static string Summary(MirrorResult result, ModelStore target)
     {
-        var view = new ProgressView(mode, Console.Out);
-        var puller = new ModelPuller(registry, target, options with { Progress = view.Tracker, Status = view.Status }, logger);
-        try
-        {
-            outcome.Add(await view.RunAsync(puller.PullAsync(names, cancellationToken)).ConfigureAwait(false));
-            return;
-        }
-        catch (Exception e) when (keepGoing && names.Length > 1 && e is not OperationCanceledException && e is not StoreException)
-        {
-            Console.Error.WriteLine($"warning: {ErrorReporter.OneLine(e.Message)}; mirroring the models one by one");
-        }
-
-        foreach (ModelName name in names)
-        {
-            try
-            {
-                outcome.Add(await new ModelPuller(registry, target, options, logger).PullAsync([name], cancellationToken).ConfigureAwait(false));
-            }
-            catch (Exception e) when (e is not OperationCanceledException && e is not StoreException)
-            {
-                outcome.Failures.Add((name.DisplayName, e.Message));
-            }
-        }
-    }
-
-    /// <summary>Every tag of each repository; with <paramref name="failures"/>, a repository that cannot be listed is noted there and skipped.</summary>
-    private static async Task<ModelName[]> ExpandTagsAsync(RemoteRegistry registry, ModelName[] names, MirrorOutcome? failures, CancellationToken cancellationToken)
-    {
-        var expanded = new List<ModelName>();
-        foreach (ModelName name in names.DistinctBy(n => $"{n.Host}/{n.Repository}".ToLowerInvariant()))
-        {
-            try
-            {
-                IReadOnlyList<string> tags = await registry.ListTagsAsync(name, cancellationToken).ConfigureAwait(false);
-                expanded.AddRange(tags.Select(tag => name.WithTag(tag)));
-            }
-            catch (Exception e) when (failures is not null && e is not OperationCanceledException)
-            {
-                failures.Failures.Add(($"{name.Host}/{name.Repository}", e.Message));
-            }
-        }
-
-        return [.. expanded];
+        double seconds = Math.Max(result.Elapsed.TotalSeconds, 0.001);
+        string failed = result.Failures.Count == 0 ? string.Empty : $"; {result.Failures.Count} model(s) failed";
+        return $"mirrored {result.Models} model(s) into {target.Root} ({target.Layout.ToString().ToLowerInvariant()} layout) in {seconds:0.00} s: "
+            + $"{result.BlobsFetched} blob(s), {Units.Bytes(result.BytesFetched)} fetched and verified; {result.BlobsPresent} blob(s) already there, {Units.Bytes(result.BytesReused)} reused{failed}";
     }
 
     private static IEnumerable<string> ReadNameFile(string path)
@@ -169,63 +107,5 @@ internal static class MirrorCommand
         return File.ReadAllLines(path)
             .Select(line => (line.Contains('#', StringComparison.Ordinal) ? line[..line.IndexOf('#', StringComparison.Ordinal)] : line).Trim())
             .Where(line => line.Length > 0);
-    }
-
-    private static bool IsOci(string reference) => reference.StartsWith(OciPrefix, StringComparison.Ordinal);
-
-    /// <summary><c>oci:DIR:REF</c>: the folder ends at the first colon after the prefix, as in skopeo.</summary>
-    private static (string Dir, string Ref) SplitOci(string reference)
-    {
-        string rest = reference[OciPrefix.Length..];
-        int colon = rest.IndexOf(':', StringComparison.Ordinal);
-        return colon <= 0 || colon == rest.Length - 1
-            ? throw new ArgumentException($"{reference}: expected oci:DIR:REF, such as oci:/media/usb/models:library/llama3.2:latest")
-            : (rest[..colon], rest[(colon + 1)..]);
-    }
-
-    /// <summary>A local store to read: an OCI layout when it has an oci-layout file, else an Ollama store.</summary>
-    private static ModelStore OpenLocal(string root)
-    {
-        if (!Directory.Exists(root))
-        {
-            throw new DirectoryNotFoundException($"the source store {Path.GetFullPath(root)} does not exist");
-        }
-
-        return ModelStore.Open(root);
-    }
-
-    /// <summary>The totals of a mirror run.</summary>
-    private sealed class MirrorOutcome
-    {
-        public int Models { get; private set; }
-
-        public int BlobsFetched { get; private set; }
-
-        public int BlobsPresent { get; private set; }
-
-        public long BytesFetched { get; private set; }
-
-        public long BytesReused { get; private set; }
-
-        public List<(string Name, string Reason)> Failures { get; } = [];
-
-        private DateTime Started { get; } = DateTime.UtcNow;
-
-        public void Add(PullResult result)
-        {
-            Models += result.Models.Count;
-            BlobsFetched += result.BlobsFetched;
-            BlobsPresent += result.BlobsCached;
-            BytesFetched += result.BytesFetched;
-            BytesReused += result.BytesCached + result.BytesResumed;
-        }
-
-        public string Summary(ModelStore target)
-        {
-            double seconds = Math.Max((DateTime.UtcNow - Started).TotalSeconds, 0.001);
-            string failed = Failures.Count == 0 ? string.Empty : $"; {Failures.Count} model(s) failed";
-            return $"mirrored {Models} model(s) into {target.Root} ({target.Layout.ToString().ToLowerInvariant()} layout) in {seconds:0.00} s: "
-                + $"{BlobsFetched} blob(s), {Units.Bytes(BytesFetched)} fetched and verified; {BlobsPresent} blob(s) already there, {Units.Bytes(BytesReused)} reused{failed}";
-        }
     }
 }

@@ -82,9 +82,9 @@ internal static class PullCommand
         var puller = new ModelPuller(
             services.GetRequiredService<RemoteRegistry>(),
             store,
-            pullOptions with { Progress = view.Tracker, Status = view.Status },
+            pullOptions,
             services.GetService<ILogger<ModelPuller>>());
-        PullResult result = await view.RunAsync(puller.PullAsync(names, cancellationToken)).ConfigureAwait(false);
+        PullResult result = await view.RunAsync(puller.PullAsync(names, view.Tracker, cancellationToken)).ConfigureAwait(false);
         if (mode == OutputMode.Json)
         {
             view.WriteJson(new Dictionary<string, object> { ["status"] = "success" });

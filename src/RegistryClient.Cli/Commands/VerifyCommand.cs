@@ -57,8 +57,8 @@ internal static class VerifyCommand
                 using ServiceProvider services = CommonOptions.Services(registryOptions, result.GetValue(verbose));
                 var view = new ProgressView(asJson ? OutputMode.Plain : mode, asJson ? TextWriter.Null : Console.Out);
                 var repairer = new StoreRepairer(
-                    services.GetRequiredService<RemoteRegistry>(), store, pullOptions with { Progress = view.Tracker, Status = view.Status }, services.GetService<ILogger<ModelPuller>>());
-                PullResult fetched = await view.RunAsync(repairer.RepairAsync(report, cancellationToken)).ConfigureAwait(false);
+                    services.GetRequiredService<RemoteRegistry>(), store, pullOptions, services.GetService<ILogger<ModelPuller>>());
+                PullResult fetched = await view.RunAsync(repairer.RepairAsync(report, view.Tracker, cancellationToken)).ConfigureAwait(false);
                 string line = $"repair fetched {fetched.BlobsFetched} blob(s): {Units.Bytes(fetched.BytesFetched)} downloaded, {Units.Bytes(fetched.BytesResumed)} of the damaged blobs kept";
                 if (asJson)
                 {

@@ -9,13 +9,20 @@ namespace RegistryClient.Cli.Output;
 /// Adds up progress reports from the pull's worker threads. Cheap and lock-free on the reporting side (but for the
 /// rare retry notices); a blob's completed count only ever grows, so bars never go backwards.
 /// </summary>
-internal sealed class ProgressTracker : IProgress<TransferProgress>
+internal sealed class ProgressTracker(IProgress<string> status) : IProgress<PullProgress>
 {
     private readonly ConcurrentDictionary<Digest, BlobProgress> _blobs = new();
     private int _order;
 
-    public void Report(TransferProgress value)
+    public void Report(PullProgress value)
     {
+        if (value.IsStatus)
+        {
+            // A phase, shown as a line of its own: "<model>: pulling manifest", "<blob>: another process is downloading ...".
+            status.Report(value.Digest == default ? $"{value.Model}: {value.Status}" : $"{value.Digest.Short}: {value.Status}");
+            return;
+        }
+
         BlobProgress blob = _blobs.GetOrAdd(value.Digest, d => new BlobProgress(d, value.Total, Interlocked.Increment(ref _order)));
         blob.Update(value);
     }
@@ -58,7 +65,7 @@ internal sealed class ProgressTracker : IProgress<TransferProgress>
             }
         }
 
-        public void Update(TransferProgress value)
+        public void Update(PullProgress value)
         {
             if (value.Retry is { } notice)
             {

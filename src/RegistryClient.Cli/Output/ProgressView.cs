@@ -26,11 +26,11 @@ internal sealed class ProgressView : IProgress<string>
     {
         _mode = mode;
         _out = output;
+        Tracker = new ProgressTracker(this);
     }
 
-    public ProgressTracker Tracker { get; } = new();
-
-    public IProgress<string> Status => this;
+    /// <summary>The progress to hand to a pull: blob reports are added up for the display, status reports shown as lines.</summary>
+    public ProgressTracker Tracker { get; }
 
     public void Report(string value)
     {

@@ -42,19 +42,9 @@ public sealed class StoreCopier
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reference);
         StoredManifest[] all = _source.ListManifests().ToArray();
-        if (_source.Layout == StoreLayout.Oci)
+        if (_source.FindByLayoutReference(reference) is { } named)
         {
-            var tagged = OciIndex.Read(_source).ToArray();
-            var byRef = tagged.Where(e => string.Equals(e.RefName, reference, StringComparison.OrdinalIgnoreCase)).ToArray();
-            if (byRef.Length == 0 && !reference.Contains('/', StringComparison.Ordinal) && !reference.Contains(':', StringComparison.Ordinal))
-            {
-                byRef = tagged.Where(e => string.Equals(e.Name.Tag, reference, StringComparison.OrdinalIgnoreCase)).ToArray();
-            }
-
-            if (byRef.Length == 1)
-            {
-                return all.First(m => m.Name.Key == byRef[0].Name.Key);
-            }
+            return all.First(m => m.Name.Key == named.Key);
         }
 
         if (ModelName.TryParse(reference, out ModelName? name, out _))

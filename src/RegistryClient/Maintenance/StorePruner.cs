@@ -57,7 +57,7 @@ public sealed class StorePruner
             }
 
             referenced.UnionWith(manifest.Blobs.Select(b => b.Digest));
-            if (_store.Layout == StoreLayout.Oci && _store.TryParseBlobFileName(Path.GetFileName(stored.Path), out Digest self))
+            if (_store.ManifestsAreBlobs && _store.TryParseBlobFileName(Path.GetFileName(stored.Path), out Digest self))
             {
                 referenced.Add(self);
             }
@@ -139,7 +139,7 @@ public sealed class StorePruner
         }
 
         var unused = manifest.Blobs.Select(b => b.Digest).Distinct().Where(d => !stillUsed.Contains(d)).ToList();
-        if (_store.Layout == StoreLayout.Oci && !stillUsed.Contains(Digest.Compute(bytes)))
+        if (_store.ManifestsAreBlobs && !stillUsed.Contains(Digest.Compute(bytes)))
         {
             unused.Add(Digest.Compute(bytes));
         }
@@ -178,17 +178,16 @@ public sealed class StorePruner
     {
         bool live = false;
         string[] files = Files(_store.PartialDirectory, "*").ToArray();
-        var partials = files.Where(f => f.EndsWith(".partial", StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal);
+        var partials = files.Where(StateFiles.IsPartial).ToHashSet(StringComparer.Ordinal);
         foreach (string partial in partials)
         {
-            string prefix = partial[..^".partial".Length];
-            if (PartialOwner.IsAlive(prefix + ".owner", partial))
+            if (PartialOwner.IsAlive(StateFiles.Owner(partial), partial))
             {
                 live = true;
             }
             else if (now - File.GetLastWriteTimeUtc(partial) > StalePartialAge)
             {
-                foreach (string companion in new[] { partial, prefix + ".marker", prefix + ".owner" }.Where(File.Exists))
+                foreach (string companion in new[] { partial, StateFiles.Journal(partial), StateFiles.Owner(partial) }.Where(File.Exists))
                 {
                     items.Add(new PruneItem(companion, Size(companion), $"partial download untouched for over {StalePartialAge.TotalHours:0} h, its pull gone"));
                 }
@@ -198,11 +197,12 @@ public sealed class StorePruner
         foreach (string file in files)
         {
             string extension = Path.GetExtension(file);
-            if (extension is ".marker" or ".owner" && !partials.Contains(Path.ChangeExtension(file, ".partial")) && now - File.GetLastWriteTimeUtc(file) > s_staleTempAge)
+            if (extension is StateFiles.JournalExtension or StateFiles.OwnerExtension
+                && !partials.Contains(Path.ChangeExtension(file, StateFiles.PartialExtension)) && now - File.GetLastWriteTimeUtc(file) > s_staleTempAge)
             {
                 items.Add(new PruneItem(file, Size(file), "resume record without its partial file"));
             }
-            else if (extension == ".claim")
+            else if (extension == StateFiles.ClaimExtension)
             {
                 if (PartialOwner.IsAlive(file, file))
                 {

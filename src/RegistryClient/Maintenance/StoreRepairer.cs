@@ -37,7 +37,10 @@ public sealed class StoreRepairer
     /// <exception cref="RegistryResponseException">A registry kept answering with errors.</exception>
     /// <exception cref="DigestMismatchException">A blob did not match its digest; nothing of it was stored.</exception>
     /// <exception cref="StoreException">The store is not writable or is full.</exception>
-    public async Task<PullResult> RepairAsync(VerifyReport report, CancellationToken cancellationToken = default)
+    /// <param name="report">What <see cref="StoreVerifier"/> found.</param>
+    /// <param name="progress">Receives the fetches' progress, as a pull's; null means none.</param>
+    /// <param name="cancellationToken">Cancels the repair; what was fetched and verified stays.</param>
+    public async Task<PullResult> RepairAsync(VerifyReport report, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(report);
         var damaged = report.Findings
@@ -80,6 +83,6 @@ public sealed class StoreRepairer
             }
         }
 
-        return await _puller.FetchBlobsAsync(sources, cancellationToken).ConfigureAwait(false);
+        return await _puller.FetchBlobsAsync(sources, progress, cancellationToken).ConfigureAwait(false);
     }
 }

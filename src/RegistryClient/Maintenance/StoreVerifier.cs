@@ -57,7 +57,7 @@ public sealed class StoreVerifier
             }
 
             // In an OCI layout the manifest itself is a blob too.
-            IEnumerable<Descriptor> named = _store.Layout == StoreLayout.Oci && _store.TryParseBlobFileName(Path.GetFileName(stored.Path), out Digest self)
+            IEnumerable<Descriptor> named = _store.ManifestsAreBlobs && _store.TryParseBlobFileName(Path.GetFileName(stored.Path), out Digest self)
                 ? manifest.Blobs.Prepend(new Descriptor(manifest.MediaType ?? string.Empty, self, FileSize(stored.Path)))
                 : manifest.Blobs;
             foreach (Descriptor blob in named)
@@ -98,10 +98,9 @@ public sealed class StoreVerifier
             }
         }
 
-        foreach (string path in Directory.Exists(_store.PartialDirectory) ? Directory.EnumerateFiles(_store.PartialDirectory, "*.partial") : [])
+        foreach (string path in Directory.Exists(_store.PartialDirectory) ? Directory.EnumerateFiles(_store.PartialDirectory, StateFiles.AnyPartial) : [])
         {
-            string name = Path.GetFileName(path);
-            if (name.Length > 71 && Digest.TryParseFileName(name.AsSpan(0, 71), out Digest digest))
+            if (StateFiles.TryParsePartial(path, out Digest digest, out _))
             {
                 findings.Add(new VerifyFinding(FindingKind.Partial, digest, path, FileSize(path), ModelsOf(digest), $"an interrupted download of {digest.Short}; pull resumes it"));
             }

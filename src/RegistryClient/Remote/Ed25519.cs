@@ -1,19 +1,20 @@
-using System.Runtime.InteropServices;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Crypto.Signers;
 
 namespace RegistryClient.Remote;
 
 /// <summary>
-/// Ed25519 (RFC 8032) signatures through the system's OpenSSL 3 libcrypto, the library .NET's own cryptography uses
-/// on Linux: no NuGet package offers a maintained implementation here (NSec and BouncyCastle are not available).
+/// Ed25519 (RFC 8032) signatures, for Ollama's signed token requests, through BouncyCastle's managed implementation:
+/// the same on every platform a .NET tool installs on, with no native library to find.
 /// </summary>
-internal static partial class Ed25519
+internal static class Ed25519
 {
     public const int SeedBytes = 32;
     public const int PublicKeyBytes = 32;
     public const int SignatureBytes = 64;
 
     /// <summary>Signs <paramref name="message"/> with the private key whose 32-byte seed is given.</summary>
-    /// <exception cref="System.Security.Cryptography.CryptographicException">libcrypto is missing or refused the key.</exception>
+    /// <exception cref="ArgumentException">The seed is not 32 bytes.</exception>
     public static byte[] Sign(ReadOnlySpan<byte> seed, ReadOnlySpan<byte> message)
     {
         if (seed.Length != SeedBytes)
@@ -21,35 +22,10 @@ internal static partial class Ed25519
             throw new ArgumentException($"an Ed25519 seed is {SeedBytes} bytes, not {seed.Length}", nameof(seed));
         }
 
-        byte[] seedCopy = seed.ToArray();
-        byte[] data = message.ToArray();
-        IntPtr key = Call(() => NativeMethods.EVP_PKEY_new_raw_private_key(NativeMethods.EvpPkeyEd25519, IntPtr.Zero, seedCopy, (nuint)seedCopy.Length));
-        Array.Clear(seedCopy);
-        if (key == IntPtr.Zero)
-        {
-            throw new System.Security.Cryptography.CryptographicException("libcrypto refused the Ed25519 private key");
-        }
-
-        IntPtr context = NativeMethods.EVP_MD_CTX_new();
-        try
-        {
-            byte[] signature = new byte[SignatureBytes];
-            nuint length = (nuint)signature.Length;
-            if (context == IntPtr.Zero
-                || NativeMethods.EVP_DigestSignInit(context, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, key) != 1
-                || NativeMethods.EVP_DigestSign(context, signature, ref length, data, (nuint)data.Length) != 1
-                || length != SignatureBytes)
-            {
-                throw new System.Security.Cryptography.CryptographicException("libcrypto could not make an Ed25519 signature");
-            }
-
-            return signature;
-        }
-        finally
-        {
-            NativeMethods.EVP_MD_CTX_free(context);
-            NativeMethods.EVP_PKEY_free(key);
-        }
+        var signer = new Ed25519Signer();
+        signer.Init(forSigning: true, new Ed25519PrivateKeyParameters(seed));
+        signer.BlockUpdate(message);
+        return signer.GenerateSignature();
     }
 
     /// <summary>True when <paramref name="signature"/> is a valid signature of <paramref name="message"/> by <paramref name="publicKey"/>.</summary>
@@ -60,73 +36,9 @@ internal static partial class Ed25519
             return false;
         }
 
-        byte[] publicCopy = publicKey.ToArray();
-        byte[] data = message.ToArray();
-        byte[] signatureCopy = signature.ToArray();
-        IntPtr key = Call(() => NativeMethods.EVP_PKEY_new_raw_public_key(NativeMethods.EvpPkeyEd25519, IntPtr.Zero, publicCopy, (nuint)publicCopy.Length));
-        if (key == IntPtr.Zero)
-        {
-            return false;
-        }
-
-        IntPtr context = NativeMethods.EVP_MD_CTX_new();
-        try
-        {
-            return context != IntPtr.Zero
-                && NativeMethods.EVP_DigestVerifyInit(context, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, key) == 1
-                && NativeMethods.EVP_DigestVerify(context, signatureCopy, (nuint)signatureCopy.Length, data, (nuint)data.Length) == 1;
-        }
-        finally
-        {
-            NativeMethods.EVP_MD_CTX_free(context);
-            NativeMethods.EVP_PKEY_free(key);
-        }
-    }
-
-    private static IntPtr Call(Func<IntPtr> create)
-    {
-        try
-        {
-            return create();
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            throw new System.Security.Cryptography.CryptographicException($"Ed25519 needs OpenSSL 3's libcrypto ({NativeMethods.LibCrypto}), which could not be loaded: {e.Message}", e);
-        }
-    }
-
-    private static class NativeMethods
-    {
-        public const string LibCrypto = "libcrypto.so.3";
-
-        /// <summary>NID_ED25519 = EVP_PKEY_ED25519.</summary>
-        public const int EvpPkeyEd25519 = 1087;
-
-        [DllImport(LibCrypto)]
-        public static extern IntPtr EVP_PKEY_new_raw_private_key(int type, IntPtr engine, byte[] key, nuint length);
-
-        [DllImport(LibCrypto)]
-        public static extern IntPtr EVP_PKEY_new_raw_public_key(int type, IntPtr engine, byte[] key, nuint length);
-
-        [DllImport(LibCrypto)]
-        public static extern void EVP_PKEY_free(IntPtr key);
-
-        [DllImport(LibCrypto)]
-        public static extern IntPtr EVP_MD_CTX_new();
-
-        [DllImport(LibCrypto)]
-        public static extern void EVP_MD_CTX_free(IntPtr context);
-
-        [DllImport(LibCrypto)]
-        public static extern int EVP_DigestSignInit(IntPtr context, IntPtr keyContext, IntPtr digest, IntPtr engine, IntPtr key);
-
-        [DllImport(LibCrypto)]
-        public static extern int EVP_DigestSign(IntPtr context, byte[] signature, ref nuint signatureLength, byte[] data, nuint dataLength);
-
-        [DllImport(LibCrypto)]
-        public static extern int EVP_DigestVerifyInit(IntPtr context, IntPtr keyContext, IntPtr digest, IntPtr engine, IntPtr key);
-
-        [DllImport(LibCrypto)]
-        public static extern int EVP_DigestVerify(IntPtr context, byte[] signature, nuint signatureLength, byte[] data, nuint dataLength);
+        var verifier = new Ed25519Signer();
+        verifier.Init(forSigning: false, new Ed25519PublicKeyParameters(publicKey));
+        verifier.BlockUpdate(message);
+        return verifier.VerifySignature(signature.ToArray());
     }
 }

@@ -1,37 +1,12 @@
 using System.Net;
-using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace RegistryClient.Remote;
 
-/// <summary>Registers the registry client's <see cref="HttpClient"/> with <see cref="IHttpClientFactory"/>.</summary>
+/// <summary>The HTTP set-up registries are spoken to with (see <c>AddRegistryClient</c> for the whole client in a container).</summary>
 public static class RegistryClientServices
 {
-    /// <summary>The name of the HTTP client registered for registries.</summary>
+    /// <summary>The name of the HTTP client <c>AddRegistryClient</c> registers for registries.</summary>
     public const string HttpClientName = "registry";
-
-    /// <summary>
-    /// Adds a named <see cref="HttpClient"/> set up for registries (no automatic redirects, no decompression, no
-    /// cookies, infinite overall timeout: <see cref="RemoteRegistry"/> bounds requests itself) and a singleton
-    /// <see cref="RemoteRegistry"/> over it.
-    /// </summary>
-    public static IServiceCollection AddRegistryClient(this IServiceCollection services, RegistryOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        services.AddHttpClient(HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(options))
-            .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
-            .RemoveAllLoggers();
-        services.AddMemoryCache();
-        services.AddSingleton(provider => new RemoteRegistry(
-            provider.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
-            options,
-            provider.GetService<ILogger<RemoteRegistry>>(),
-            tokenCache: provider.GetRequiredService<IMemoryCache>()));
-        return services;
-    }
 
     /// <summary>The handler registries are spoken to with.</summary>
     /// <remarks>

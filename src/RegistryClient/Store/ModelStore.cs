@@ -25,8 +25,8 @@ public sealed class ModelStore
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
         Root = Path.GetFullPath(root);
-        Layout = layout;
-        BlobsDirectory = layout == StoreLayout.Oci ? Path.Combine(Root, "blobs", "sha256") : Path.Combine(Root, "blobs");
+        _layout = LayoutStrategy.For(layout);
+        BlobsDirectory = _layout.BlobsDirectory(Root);
         ManifestsDirectory = Path.Combine(Root, "manifests");
         StateDirectory = Path.Combine(Root, StateFolderName);
         PartialDirectory = Path.Combine(StateDirectory, "partial");
@@ -37,8 +37,13 @@ public sealed class ModelStore
     /// <summary>The store's root folder (absolute).</summary>
     public string Root { get; }
 
+    private readonly LayoutStrategy _layout;
+
     /// <summary>How blobs and manifests are laid out.</summary>
-    public StoreLayout Layout { get; }
+    public StoreLayout Layout => _layout.Kind;
+
+    /// <summary>True when each manifest is itself a blob of the store (an OCI layout): it counts as a blob for pruning and verifying.</summary>
+    public bool ManifestsAreBlobs => _layout.ManifestsAreBlobs;
 
     /// <summary><c>&lt;root&gt;/blobs</c> (Ollama) or <c>&lt;root&gt;/blobs/sha256</c> (OCI): the folder of complete blobs.</summary>
     public string BlobsDirectory { get; }
@@ -152,19 +157,10 @@ public sealed class ModelStore
         new(root, File.Exists(Path.Combine(root, OciIndex.LayoutFileName)) ? StoreLayout.Oci : StoreLayout.Ollama);
 
     /// <summary>The path of a complete blob: <c>blobs/sha256-&lt;hex&gt;</c> (Ollama) or <c>blobs/sha256/&lt;hex&gt;</c> (OCI).</summary>
-    public string GetBlobPath(Digest digest) => Path.Combine(BlobsDirectory, Layout == StoreLayout.Oci ? digest.Hex : digest.FileName);
+    public string GetBlobPath(Digest digest) => Path.Combine(BlobsDirectory, _layout.BlobFileName(digest));
 
     /// <summary>The digest a file name in <see cref="BlobsDirectory"/> stands for; false for anything else.</summary>
-    public bool TryParseBlobFileName(ReadOnlySpan<char> fileName, out Digest digest)
-    {
-        if (Layout == StoreLayout.Oci)
-        {
-            digest = default;
-            return fileName.Length == 64 && Digest.TryParse("sha256:" + fileName.ToString(), out digest);
-        }
-
-        return Digest.TryParseFileName(fileName, out digest);
-    }
+    public bool TryParseBlobFileName(ReadOnlySpan<char> fileName, out Digest digest) => _layout.TryParseBlobFileName(fileName, out digest);
 
     /// <summary>
     /// The files kept for a blob being downloaded: <c>.regc/partial/sha256-&lt;hex&gt;.&lt;owner&gt;.partial</c> and
@@ -185,13 +181,9 @@ public sealed class ModelStore
     public string GetManifestPath(ModelName name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (Layout == StoreLayout.Oci)
-        {
-            throw new NotSupportedException($"{Root} is an OCI layout: its manifests are blobs named in index.json");
-        }
-
-        IReadOnlyList<string> parts = name.StorePathParts;
-        return Path.Combine(ManifestsDirectory, parts[0], parts[1], parts[2], parts[3]);
+        return _layout is OllamaLayout
+            ? OllamaLayout.ManifestPath(this, name)
+            : throw new NotSupportedException($"{Root} is an OCI layout: its manifests are blobs named in index.json");
     }
 
     /// <summary>
@@ -214,9 +206,9 @@ public sealed class ModelStore
         {
             Directory.CreateDirectory(Root);
             EnsureDirectory(BlobsDirectory);
-            if (Layout == StoreLayout.Ollama)
+            foreach (string directory in _layout.ExtraDirectories(this))
             {
-                EnsureDirectory(ManifestsDirectory);
+                EnsureDirectory(directory);
             }
 
             EnsureDirectory(StateDirectory);
@@ -255,30 +247,10 @@ public sealed class ModelStore
     /// <c>blobs/</c>.
     /// </summary>
     /// <exception cref="StoreException">A folder on the way is a link or cannot be created.</exception>
-    public async Task WriteManifestAsync(ModelName name, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+    public Task WriteManifestAsync(ModelName name, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (Layout == StoreLayout.Oci)
-        {
-            // The manifest is a blob of the layout (named by the hash of these very bytes); index.json names it, last.
-            Digest digest = Digest.Compute(bytes.Span);
-            await WriteSmallBlobAsync(digest, bytes, cancellationToken).ConfigureAwait(false);
-            string mediaType = ManifestIndex.IsIndex(bytes.Span, null)
-                ? ManifestIndex.Parse(bytes.Span).MediaType ?? MediaTypes.OciIndex
-                : Manifest.Parse(bytes.Span).MediaType ?? MediaTypes.OciManifest;
-            await OciIndex.EnsureLayoutFileAsync(this, cancellationToken).ConfigureAwait(false);
-            await OciIndex.SetAsync(this, name, new Descriptor(mediaType, digest, bytes.Length), cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        IReadOnlyList<string> parts = name.StorePathParts;
-        string directory = EnsureDirectory(ManifestsDirectory, parts[0], parts[1], parts[2]);
-        string target = Path.Combine(directory, parts[3]);
-        if (Directory.Exists(target) || new FileInfo(target).LinkTarget is not null)
-        {
-            throw new StoreException($"{target} is a directory or a link, not a manifest file");
-        }
-
-        await WriteAtomicallyAsync(target, bytes, cancellationToken).ConfigureAwait(false);
+        return _layout.WriteManifestAsync(this, name, bytes, cancellationToken);
     }
 
     /// <summary>
@@ -330,26 +302,10 @@ public sealed class ModelStore
     }
 
     /// <summary>Removes a model's manifest (the file, and folders left empty; in an OCI layout, its index.json entry).</summary>
-    public async Task DeleteManifestAsync(ModelName name, CancellationToken cancellationToken = default)
+    public Task DeleteManifestAsync(ModelName name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (Layout == StoreLayout.Oci)
-        {
-            await OciIndex.RemoveAsync(this, name, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        string path = GetManifestPath(name);
-        File.Delete(path);
-        for (string? directory = Path.GetDirectoryName(path); directory is not null && directory.Length > ManifestsDirectory.Length; directory = Path.GetDirectoryName(directory))
-        {
-            if (Directory.EnumerateFileSystemEntries(directory).Any())
-            {
-                break;
-            }
-
-            Directory.Delete(directory);
-        }
+        return _layout.DeleteManifestAsync(this, name, cancellationToken);
     }
 
     /// <summary>
@@ -423,37 +379,13 @@ public sealed class ModelStore
     }
 
     /// <summary>Lists the manifests in the store whose path spells a valid model name.</summary>
-    public IEnumerable<StoredManifest> ListManifests()
-    {
-        if (Layout == StoreLayout.Oci)
-        {
-            foreach ((string _, ModelName name, Descriptor manifest) in OciIndex.Read(this))
-            {
-                string path = GetBlobPath(manifest.Digest);
-                yield return new StoredManifest(name, path, File.GetLastWriteTimeUtc(path));
-            }
+    public IEnumerable<StoredManifest> ListManifests() => _layout.ListManifests(this);
 
-            yield break;
-        }
-
-        if (!Directory.Exists(ManifestsDirectory))
-        {
-            yield break;
-        }
-
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint };
-        foreach (string file in Directory.EnumerateFiles(ManifestsDirectory, "*", options))
-        {
-            string[] parts = Path.GetRelativePath(ManifestsDirectory, file).Split(Path.DirectorySeparatorChar);
-            if (parts.Length != 4
-                || !ModelName.TryParse($"{parts[0]}/{parts[1]}/{parts[2]}:{parts[3]}", out ModelName? name, out _))
-            {
-                continue;
-            }
-
-            yield return new StoredManifest(name, file, File.GetLastWriteTimeUtc(file));
-        }
-    }
+    /// <summary>
+    /// The model a reference in the layout's own terms names (in an OCI layout: a ref name, or a bare tag naming one
+    /// manifest); null when there is none (then the reference is read as a model name).
+    /// </summary>
+    public ModelName? FindByLayoutReference(string reference) => _layout.FindByReference(this, reference);
 
     /// <summary>The stored manifest of <paramref name="name"/> (matched case-insensitively, as names are).</summary>
     /// <exception cref="ModelNotInStoreException">The store has no such model.</exception>

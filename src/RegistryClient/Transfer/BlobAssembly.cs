@@ -23,7 +23,7 @@ internal sealed class BlobAssembly : IDisposable
 {
     private static readonly TimeSpan RecordInterval = TimeSpan.FromMilliseconds(250);
 
-    private readonly IProgress<TransferProgress>? _progress;
+    private readonly IProgress<PullProgress>? _progress;
     private readonly WakeSignal _signal = new();
     private readonly HashWindow _window;
     private readonly BlobHasher _hasher;
@@ -37,7 +37,7 @@ internal sealed class BlobAssembly : IDisposable
     /// <param name="window">How far beyond the hashed prefix a chunk may start (<see cref="PullOptions.HashWindow"/>).</param>
     /// <param name="requeue">Hands a chunk kept aside by the window back to the worker pool once the hash is near it.</param>
     /// <param name="progress">Receives the blob's progress; null means none.</param>
-    public BlobAssembly(IBlobSource source, PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, long window, Action<BlobAssembly, int> requeue, IProgress<TransferProgress>? progress)
+    public BlobAssembly(IBlobSource source, PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, long window, Action<BlobAssembly, int> requeue, IProgress<PullProgress>? progress)
     {
         Source = source;
         Partial = partial;
@@ -92,7 +92,7 @@ internal sealed class BlobAssembly : IDisposable
     {
         bool[]? durable = Partial.OpenJournal(listDigest, ChunkDigests is not null, Chunks.Length);
         List<int> todo = Ledger.Resume(durable, Partial.ExistingLength, ChunkDigests is not null);
-        _progress?.Report(new TransferProgress(Descriptor.Digest, Reused, Descriptor.Size, TransferState.Started, Reused));
+        _progress?.Report(new PullProgress(Descriptor.Digest, Reused, Descriptor.Size, TransferState.Started, Reused));
         return todo;
     }
 
@@ -181,13 +181,13 @@ internal sealed class BlobAssembly : IDisposable
     public void OnRetrying(RetryNotice notice)
     {
         long reused = Reused;
-        _progress?.Report(new TransferProgress(Descriptor.Digest, reused + Downloaded, Descriptor.Size, TransferState.Running, reused, notice));
+        _progress?.Report(new PullProgress(Descriptor.Digest, reused + Downloaded, Descriptor.Size, TransferState.Running, reused, notice));
     }
 
     private void Changed()
     {
         long reused = Reused;
-        _progress?.Report(new TransferProgress(Descriptor.Digest, reused + Downloaded, Descriptor.Size, TransferState.Running, reused));
+        _progress?.Report(new PullProgress(Descriptor.Digest, reused + Downloaded, Descriptor.Size, TransferState.Running, reused));
         _signal.Wake();
     }
 
@@ -230,11 +230,11 @@ internal sealed class BlobAssembly : IDisposable
                 throw new DigestMismatchException($"{e.Message}. {why}", e);
             }
 
-            _progress?.Report(new TransferProgress(Descriptor.Digest, Descriptor.Size, Descriptor.Size, TransferState.Completed, Reused));
+            _progress?.Report(new PullProgress(Descriptor.Digest, Descriptor.Size, Descriptor.Size, TransferState.Completed, Reused));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            _progress?.Report(new TransferProgress(Descriptor.Digest, Reused + Downloaded, Descriptor.Size, TransferState.Failed, Reused));
+            _progress?.Report(new PullProgress(Descriptor.Digest, Reused + Downloaded, Descriptor.Size, TransferState.Failed, Reused));
             throw;
         }
     }

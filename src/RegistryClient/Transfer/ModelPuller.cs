@@ -53,24 +53,31 @@ public sealed partial class ModelPuller
     /// blob named by several models is fetched once. Each manifest is written only after all of its blobs are in
     /// <c>blobs/</c>.
     /// </summary>
+    /// <param name="names">The models.</param>
+    /// <param name="progress">
+    /// Receives this pull's progress: each model's phases, and each blob's bytes (in order per blob, running counts at most
+    /// about ten times a second per blob), on worker threads; must be cheap and must not block. Null means none.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the pull; partial files stay for a later one.</param>
     /// <exception cref="ModelNotFoundException">A name does not exist in its registry.</exception>
     /// <exception cref="RegistryResponseException">A registry kept answering with errors.</exception>
     /// <exception cref="InvalidManifestException">A manifest is malformed or too large.</exception>
     /// <exception cref="DigestMismatchException">A blob or manifest did not match its digest; nothing of it was stored.</exception>
     /// <exception cref="StoreException">The store is not writable, is full, or holds something unsafe.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; partial files stay for a later pull.</exception>
-    public async Task<PullResult> PullAsync(IReadOnlyList<ModelName> names, CancellationToken cancellationToken = default)
+    public async Task<PullResult> PullAsync(IReadOnlyList<ModelName> names, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(names);
         long started = _registry.TimeProvider.GetTimestamp();
         _store.EnsureWritable();
+        ProgressCoalescer? sink = ProgressCoalescer.Wrap(progress, _registry.TimeProvider);
         ModelName[] distinct = names.Distinct().ToArray();
-        PulledModel[] models = await Task.WhenAll(distinct.Select(name => ResolveAsync(name, cancellationToken))).ConfigureAwait(false);
+        PulledModel[] models = await Task.WhenAll(distinct.Select(name => ResolveAsync(name, sink, cancellationToken))).ConfigureAwait(false);
 
-        BlobPlan plan = Plan(models.SelectMany(m => BlobsToFetch(m).Select(b => (m.Name, b))));
+        BlobPlan plan = Plan(models.SelectMany(m => BlobsToFetch(m).Select(b => (m.Name, b))), sink);
         LogPullStarting(_logger, distinct.Length, plan.ToFetch.Length, plan.ToFetch.Sum(d => d.Size));
 
-        (long downloaded, long reused) = await TransferAsync(models, plan.ToFetch, plan.Owners, cancellationToken).ConfigureAwait(false);
+        (long downloaded, long reused) = await TransferAsync(models, plan.ToFetch, plan.Owners, sink, cancellationToken).ConfigureAwait(false);
 
         TimeSpan elapsed = _registry.TimeProvider.GetElapsedTime(started);
         LogPullDone(_logger, distinct.Length, downloaded, reused, elapsed.TotalSeconds);
@@ -83,16 +90,21 @@ public sealed partial class ModelPuller
     /// store for a blob (a damaged blob moved aside) is re-hashed chunk by chunk against the registry's chunk
     /// digests, so only the chunks that fail are downloaded.
     /// </summary>
+    /// <param name="blobs">Each blob with the model whose repository it is read from.</param>
+    /// <param name="progress">Receives the blobs' progress, as for <see cref="PullAsync"/>; null means none.</param>
+    /// <param name="cancellationToken">Cancels the fetch; partial files stay for a later one.</param>
     /// <exception cref="RegistryResponseException">A registry kept answering with errors.</exception>
     /// <exception cref="DigestMismatchException">A blob did not match its digest; nothing of it was stored.</exception>
     /// <exception cref="StoreException">The store is not writable or is full.</exception>
-    public async Task<PullResult> FetchBlobsAsync(IReadOnlyList<(ModelName Source, Descriptor Blob)> blobs, CancellationToken cancellationToken = default)
+    public async Task<PullResult> FetchBlobsAsync(
+        IReadOnlyList<(ModelName Source, Descriptor Blob)> blobs, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(blobs);
         long started = _registry.TimeProvider.GetTimestamp();
         _store.EnsureWritable();
-        BlobPlan plan = Plan(blobs);
-        (long downloaded, long reused) = await TransferAsync([], plan.ToFetch, plan.Owners, cancellationToken).ConfigureAwait(false);
+        ProgressCoalescer? sink = ProgressCoalescer.Wrap(progress, _registry.TimeProvider);
+        BlobPlan plan = Plan(blobs, sink);
+        (long downloaded, long reused) = await TransferAsync([], plan.ToFetch, plan.Owners, sink, cancellationToken).ConfigureAwait(false);
         return new PullResult([], plan.ToFetch.Length, plan.Cached, downloaded, plan.CachedBytes, _registry.TimeProvider.GetElapsedTime(started)) { BytesResumed = reused };
     }
 
@@ -101,7 +113,7 @@ public sealed partial class ModelPuller
     /// store are reported as cached and left out. Checks that the blobs to fetch fit on the disk.
     /// </summary>
     /// <exception cref="InvalidManifestException">One digest is listed with two sizes.</exception>
-    private BlobPlan Plan(IEnumerable<(ModelName Owner, Descriptor Blob)> blobs)
+    private BlobPlan Plan(IEnumerable<(ModelName Owner, Descriptor Blob)> blobs, IProgress<PullProgress>? progress)
     {
         var plan = new Dictionary<Digest, Descriptor>();
         var owners = new Dictionary<Digest, ModelName>();
@@ -125,7 +137,7 @@ public sealed partial class ModelPuller
             {
                 cached++;
                 cachedBytes += blob.Size;
-                _options.Progress?.Report(new TransferProgress(blob.Digest, blob.Size, blob.Size, TransferState.Cached, blob.Size));
+                progress?.Report(new PullProgress(blob.Digest, blob.Size, blob.Size, TransferState.Cached, blob.Size));
             }
             else
             {
@@ -139,9 +151,9 @@ public sealed partial class ModelPuller
 
     private sealed record BlobPlan(Descriptor[] ToFetch, Dictionary<Digest, ModelName> Owners, int Cached, long CachedBytes);
 
-    private async Task<PulledModel> ResolveAsync(ModelName name, CancellationToken cancellationToken)
+    private async Task<PulledModel> ResolveAsync(ModelName name, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
-        _options.Status?.Report($"{name}: pulling manifest");
+        progress?.Report(PullProgress.ForStatus(name, "pulling manifest"));
         FetchedManifest fetched = await _registry.GetManifestAsync(name, cancellationToken).ConfigureAwait(false);
         if (!ManifestIndex.IsIndex(fetched.Bytes.Span, fetched.MediaType))
         {
@@ -178,7 +190,7 @@ public sealed partial class ModelPuller
     {
         // Space already reserved by earlier pulls' partial files is not needed again.
         long needed = blobs.Sum(d => Math.Max(0, d.Size - _store.GetPartialFiles(d.Digest)
-            .Where(f => f.EndsWith(".partial", StringComparison.Ordinal))
+            .Where(StateFiles.IsPartial)
             .Select(f => new FileInfo(f) is { Exists: true } info ? info.Length : 0)
             .DefaultIfEmpty(0)
             .Max()));
@@ -205,7 +217,7 @@ public sealed partial class ModelPuller
     }
 
     private async Task<(long Downloaded, long Reused)> TransferAsync(
-        PulledModel[] models, Descriptor[] toFetch, Dictionary<Digest, ModelName> owners, CancellationToken cancellationToken)
+        PulledModel[] models, Descriptor[] toFetch, Dictionary<Digest, ModelName> owners, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var failures = new ConcurrentQueue<Exception>();
@@ -234,7 +246,7 @@ public sealed partial class ModelPuller
         {
             foreach (Descriptor descriptor in toFetch)
             {
-                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, lanes, buffers, cts.Token);
+                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, lanes, buffers, progress, cts.Token);
                 done.Add(descriptor.Digest, blob);
                 tasks.Add(Guard(blob, Fail));
             }
@@ -247,7 +259,7 @@ public sealed partial class ModelPuller
 
             foreach (PulledModel model in models)
             {
-                tasks.Add(Guard(WriteManifestWhenCompleteAsync(model, done, cts.Token), Fail));
+                tasks.Add(Guard(WriteManifestWhenCompleteAsync(model, done, progress, cts.Token), Fail));
             }
 
             tasks.Add(HeartbeatAsync(assemblies, Task.WhenAll(done.Values)));
@@ -294,9 +306,16 @@ public sealed partial class ModelPuller
     /// commits the blob as they land.
     /// </summary>
     private async Task FetchBlobAsync(
-        Descriptor descriptor, ModelName owner, ChannelWriter<(BlobAssembly, int)> work, ConcurrentBag<BlobAssembly> assemblies, LaneHashEngine? lanes, ReceiveBufferPool? buffers, CancellationToken cancellationToken)
+        Descriptor descriptor,
+        ModelName owner,
+        ChannelWriter<(BlobAssembly, int)> work,
+        ConcurrentBag<BlobAssembly> assemblies,
+        LaneHashEngine? lanes,
+        ReceiveBufferPool? buffers,
+        IProgress<PullProgress>? progress,
+        CancellationToken cancellationToken)
     {
-        PartialBlob? partial = await ClaimAsync(descriptor, cancellationToken).ConfigureAwait(false);
+        PartialBlob? partial = await ClaimAsync(descriptor, owner, progress, cancellationToken).ConfigureAwait(false);
         if (partial is null)
         {
             return; // Another process committed it.
@@ -322,7 +341,7 @@ public sealed partial class ModelPuller
                 sums?.List.Chunks.Select(c => c.Digest).ToArray(),
                 _options.HashWindow,
                 (blob, index) => work.TryWrite((blob, index)),
-                _options.Progress)
+                progress)
             {
                 Lanes = lanes,
                 Buffers = buffers,
@@ -413,7 +432,7 @@ public sealed partial class ModelPuller
     }
 
     /// <summary>The blob's partial file for this process; null when another process committed the blob meanwhile.</summary>
-    private async Task<PartialBlob?> ClaimAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    private async Task<PartialBlob?> ClaimAsync(Descriptor descriptor, ModelName owner, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
         bool told = false;
         while (true)
@@ -422,7 +441,7 @@ public sealed partial class ModelPuller
             if (_store.GetBlobSize(descriptor.Digest) == descriptor.Size)
             {
                 partial?.Discard(); // Committed by the other process: what is left of the partial is not needed.
-                _options.Progress?.Report(new TransferProgress(descriptor.Digest, descriptor.Size, descriptor.Size, TransferState.Cached, descriptor.Size));
+                progress?.Report(new PullProgress(descriptor.Digest, descriptor.Size, descriptor.Size, TransferState.Cached, descriptor.Size));
                 return null;
             }
 
@@ -434,7 +453,11 @@ public sealed partial class ModelPuller
             if (!told)
             {
                 told = true;
-                _options.Status?.Report($"{descriptor.Digest.Short}: another process is downloading this blob into the store; waiting for it");
+                progress?.Report(new PullProgress(descriptor.Digest, 0, descriptor.Size, TransferState.Started)
+                {
+                    Model = owner,
+                    Status = "another process is downloading this blob into the store; waiting for it",
+                });
             }
 
             await Task.Delay(OtherProcessPoll, _registry.TimeProvider, cancellationToken).ConfigureAwait(false);
@@ -479,7 +502,7 @@ public sealed partial class ModelPuller
     private static IEnumerable<Descriptor> BlobsToFetch(PulledModel model) =>
         model.Manifest.Blobs.Where(b => !model.ChildBytes.ContainsKey(b.Digest));
 
-    private async Task WriteManifestWhenCompleteAsync(PulledModel model, Dictionary<Digest, Task> blobs, CancellationToken cancellationToken)
+    private async Task WriteManifestWhenCompleteAsync(PulledModel model, Dictionary<Digest, Task> blobs, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
         foreach (Descriptor blob in BlobsToFetch(model))
         {
@@ -505,7 +528,7 @@ public sealed partial class ModelPuller
         }
 
         _options.StageReached?.Invoke("before-manifest");
-        _options.Status?.Report($"{model.Name}: writing manifest");
+        progress?.Report(PullProgress.ForStatus(model.Name, "writing manifest"));
         await _store.WriteManifestAsync(model.Name, model.Bytes, cancellationToken).ConfigureAwait(false);
     }
 

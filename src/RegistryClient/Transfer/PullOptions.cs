@@ -64,12 +64,6 @@ public sealed record PullOptions
     /// </summary>
     public bool WholeIndex { get; init; }
 
-    /// <summary>Receives progress per blob from worker threads; must be cheap and must not block. Null means none.</summary>
-    public IProgress<TransferProgress>? Progress { get; init; }
-
-    /// <summary>Receives one line per phase of each model ("pulling manifest", "writing manifest"). Null means none.</summary>
-    public IProgress<string>? Status { get; init; }
-
     /// <summary>
     /// Write whole aligned blocks of received bytes past the page cache where the platform and file system allow it
     /// (Linux <c>O_DIRECT</c>; anything refused falls back to ordinary writes). Default true; false keeps every write in

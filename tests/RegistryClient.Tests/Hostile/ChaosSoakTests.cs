@@ -75,7 +75,7 @@ public sealed class ChaosSoakTests : IAsyncLifetime
             target,
             new PullOptions { StallTimeout = TimeSpan.FromSeconds(1) });
 
-        PullResult result = await puller.PullAsync([ModelName.Parse($"http://{_registry.HostAndPort}/library/soak:latest")], TestContext.Current.CancellationToken);
+        PullResult result = await puller.PullAsync([ModelName.Parse($"http://{_registry.HostAndPort}/library/soak:latest")], cancellationToken: TestContext.Current.CancellationToken);
 
         _registry.Fault = null;
         TestContext.Current.SendDiagnosticMessage($"seed {seed}: {faults} faults in {requests} requests, {result.BytesFetched} bytes kept");

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using RegistryClient.Remote;
 
 namespace RegistryClient.Tests.Infrastructure;
@@ -14,10 +13,10 @@ public static class Registries
         RequestTimeout = TimeSpan.FromSeconds(20),
     };
 
+    /// <summary>A client over its own handler, as <c>AddRegistryClient</c> sets it up; anonymous unless the options give credentials.</summary>
     public static RemoteRegistry Create(RegistryOptions? options = null)
     {
-        // One provider per client is fine in tests; the CLI keeps one per process.
-        ServiceProvider services = new ServiceCollection().AddRegistryClient(options ?? FastRetries).BuildServiceProvider();
-        return services.GetRequiredService<RemoteRegistry>();
+        options ??= FastRetries;
+        return new RemoteRegistry(new HttpClient(RegistryClientServices.CreateHandler(options)) { Timeout = Timeout.InfiniteTimeSpan }, options);
     }
 }

@@ -174,7 +174,7 @@ public sealed class CredentialLeakTests : IAsyncLifetime
     {
         var target = new ModelStore(_temp.Combine($"target-{Guid.NewGuid():N}"));
         RemoteRegistry client = Registries.Create(Registries.FastRetries with { Insecure = true, Credentials = credentials, OllamaKeyPath = ollamaKey });
-        await new ModelPuller(client, target).PullAsync([ModelName.Parse($"{registry.HostAndPort}/{Repository}")], TestContext.Current.CancellationToken);
+        await new ModelPuller(client, target).PullAsync([ModelName.Parse($"{registry.HostAndPort}/{Repository}")], cancellationToken: TestContext.Current.CancellationToken);
         return target;
     }
 

@@ -41,7 +41,7 @@ public sealed class DockerRegistryPullTests : IAsyncLifetime
         ModelName name = ModelName.Parse($"{_registry.HostAndPort}/library/three:latest");
         var puller = new ModelPuller(Registries.Create(Registries.FastRetries with { Insecure = true }), target);
 
-        PullResult first = await puller.PullAsync([name], TestContext.Current.CancellationToken);
+        PullResult first = await puller.PullAsync([name], cancellationToken: TestContext.Current.CancellationToken);
 
         Manifest manifest = Manifest.Parse(_manifest);
         Assert.Equal(4, first.BlobsFetched);
@@ -58,7 +58,7 @@ public sealed class DockerRegistryPullTests : IAsyncLifetime
         Assert.Equal(expected, TestModels.Files(target.Root).Where(f => !f.StartsWith(".regc/", StringComparison.Ordinal)));
         StoreAuditor.AssertConsistent(target);
 
-        PullResult again = await puller.PullAsync([name], TestContext.Current.CancellationToken);
+        PullResult again = await puller.PullAsync([name], cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(0, again.BlobsFetched);
         Assert.Equal(manifest.TotalSize, again.BytesCached);
         Assert.True(again.Elapsed < TimeSpan.FromSeconds(5), $"a no-op pull took {again.Elapsed}");
@@ -71,7 +71,7 @@ public sealed class DockerRegistryPullTests : IAsyncLifetime
         var puller = new ModelPuller(Registries.Create(Registries.FastRetries with { Insecure = true }), target);
 
         var error = await Assert.ThrowsAsync<ModelNotFoundException>(
-            () => puller.PullAsync([ModelName.Parse($"{_registry.HostAndPort}/library/three:missing")], TestContext.Current.CancellationToken));
+            () => puller.PullAsync([ModelName.Parse($"{_registry.HostAndPort}/library/three:missing")], cancellationToken: TestContext.Current.CancellationToken));
 
         Assert.Contains("three:missing", error.Message, StringComparison.Ordinal);
         StoreAuditor.AssertNoManifests(target);

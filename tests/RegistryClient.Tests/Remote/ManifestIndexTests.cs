@@ -69,7 +69,7 @@ public sealed class ManifestIndexTests : IAsyncLifetime
         {
             var target = new ModelStore(_temp.Combine($"pull-{platform?.Replace('/', '-') ?? "default"}"));
             var puller = new ModelPuller(Registries.Create(Registries.FastRetries with { Insecure = true }), target, new PullOptions { Platform = platform });
-            PullResult result = await puller.PullAsync([name], TestContext.Current.CancellationToken);
+            PullResult result = await puller.PullAsync([name], cancellationToken: TestContext.Current.CancellationToken);
 
             Assert.Equal(expected, await File.ReadAllBytesAsync(target.GetManifestPath(name), TestContext.Current.CancellationToken));
             Assert.Equal(Manifest.Parse(expected).Blobs.Count, result.BlobsFetched);
@@ -79,7 +79,7 @@ public sealed class ManifestIndexTests : IAsyncLifetime
 
         var none = new ModelStore(_temp.Combine("pull-none"));
         var wrong = new ModelPuller(Registries.Create(Registries.FastRetries with { Insecure = true }), none, new PullOptions { Platform = "windows/amd64" });
-        InvalidManifestException error = await Assert.ThrowsAsync<InvalidManifestException>(() => wrong.PullAsync([name], TestContext.Current.CancellationToken));
+        InvalidManifestException error = await Assert.ThrowsAsync<InvalidManifestException>(() => wrong.PullAsync([name], cancellationToken: TestContext.Current.CancellationToken));
         Assert.Contains("no manifest for windows/amd64 (it has: linux/amd64, linux/arm64/v8)", error.Message, StringComparison.Ordinal);
         StoreAuditor.AssertNoManifests(none);
     }

@@ -154,7 +154,7 @@ public sealed class RegistryAuthTests : IAsyncLifetime
         RemoteRegistry client = Registries.Create(Registries.FastRetries with { InsecureHosts = new HashSet<string> { name.Host }, Credentials = credentials });
         try
         {
-            await new ModelPuller(client, target).PullAsync([name], TestContext.Current.CancellationToken);
+            await new ModelPuller(client, target).PullAsync([name], cancellationToken: TestContext.Current.CancellationToken);
         }
         catch
         {

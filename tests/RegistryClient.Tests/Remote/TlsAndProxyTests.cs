@@ -84,11 +84,11 @@ public sealed class TlsAndProxyTests : IAsyncLifetime
         var options = Registries.FastRetries with { InsecureHosts = new HashSet<string> { _registry.HostAndPort } };
 
         await new RegistryClient.Transfer.ModelPuller(Registries.Create(options), new ModelStore(_temp.Combine("named")))
-            .PullAsync([ModelName.Parse($"https://{Name}")], TestContext.Current.CancellationToken);
+            .PullAsync([ModelName.Parse($"https://{Name}")], cancellationToken: TestContext.Current.CancellationToken);
         AssertPulled(_temp.Combine("named"));
 
         var refused = await Assert.ThrowsAsync<HttpRequestException>(() => new RegistryClient.Transfer.ModelPuller(Registries.Create(options), new ModelStore(_temp.Combine("unnamed")))
-            .PullAsync([ModelName.Parse($"https://{other.HostAndPort}/library/tls")], TestContext.Current.CancellationToken));
+            .PullAsync([ModelName.Parse($"https://{other.HostAndPort}/library/tls")], cancellationToken: TestContext.Current.CancellationToken));
         Assert.Contains($"TLS with {other.HostAndPort} failed", refused.Message, StringComparison.Ordinal);
         Assert.Equal(HttpRequestError.SecureConnectionError, refused.HttpRequestError);
         Assert.Empty(await other.SettledLogLinesAsync());

@@ -108,7 +108,7 @@ public sealed class ChunkSumsPullTests : IDisposable
 
     private async Task<Exception> PullExpectingFailureAsync(FaultServer server)
     {
-        Exception error = await Assert.ThrowsAnyAsync<Exception>(() => Puller().PullAsync([Name(server)], TestContext.Current.CancellationToken));
+        Exception error = await Assert.ThrowsAnyAsync<Exception>(() => Puller().PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken));
         Assert.DoesNotContain('\n', error.Message);
         StoreAuditor.AssertNoManifests(_target);
         StoreAuditor.AssertConsistent(_target);
@@ -211,7 +211,7 @@ public sealed class ChunkSumsPullTests : IDisposable
     {
         await using FaultServer server = await ServeAsync(Text(TrueList(), "../../../../storage/layer"));
 
-        PullResult result = await Puller().PullAsync([Name(server)], TestContext.Current.CancellationToken);
+        PullResult result = await Puller().PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(LayerSize / ChunkSize, server.CountRequests("/storage/layer"));
         Assert.Equal(0, server.CountRequests("/blobs/" + LayerDigest));
@@ -225,7 +225,7 @@ public sealed class ChunkSumsPullTests : IDisposable
     {
         await using FaultServer server = await ServeAsync(chunkSums: null);
 
-        await Puller(new PullOptions { RangeSize = 256 << 10, ParallelThreshold = 0 }).PullAsync([Name(server)], TestContext.Current.CancellationToken);
+        await Puller(new PullOptions { RangeSize = 256 << 10, ParallelThreshold = 0 }).PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(1, server.CountRequests("/chunksums/"));
         Assert.Equal(4, server.CountRequests("/blobs/" + LayerDigest));
@@ -242,7 +242,7 @@ public sealed class ChunkSumsPullTests : IDisposable
         await using FaultServer server = await FaultServerFor(context =>
             context.Request.Headers.Range.ToString() == $"bytes={5 * ChunkSize}-{(6 * ChunkSize) - 1}" && Interlocked.Exchange(ref corrupted, 1) == 0 ? bad : _layer);
 
-        PullResult result = await Puller().PullAsync([Name(server)], TestContext.Current.CancellationToken);
+        PullResult result = await Puller().PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(LayerSize / ChunkSize + 1, server.CountRequests("/blobs/" + LayerDigest));
         Assert.Equal(LayerSize + s_config.Length, result.BytesFetched); // the discarded copy is not counted as kept
@@ -276,7 +276,7 @@ public sealed class ChunkSumsPullTests : IDisposable
             return true;
         });
 
-        await Puller(new PullOptions { BufferSize = 16 << 10 }).PullAsync([Name(server)], TestContext.Current.CancellationToken);
+        await Puller(new PullOptions { BufferSize = 16 << 10 }).PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(2, server.Requests.Count(r => r.Range == $"bytes=0-{ChunkSize - 1}"));
         Assert.Equal(_layer, await File.ReadAllBytesAsync(_target.GetBlobPath(LayerDigest), TestContext.Current.CancellationToken));
@@ -360,7 +360,7 @@ public sealed class ChunkSumsPullTests : IDisposable
             await context.Response.Body.WriteAsync(await response.Content.ReadAsByteArrayAsync());
         });
 
-        await Puller().PullAsync([Name(cutting)], TestContext.Current.CancellationToken);
+        await Puller().PullAsync([Name(cutting)], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(cutting.Requests.Any(r => r.Range == $"bytes={6 * ChunkSize}-{(8 * ChunkSize) - 1}"), string.Join(" ", cutting.Requests.Select(r => r.Range)));
         Assert.Equal(_layer, await File.ReadAllBytesAsync(_target.GetBlobPath(LayerDigest), TestContext.Current.CancellationToken));
@@ -399,7 +399,7 @@ public sealed class ChunkSumsPullTests : IDisposable
         });
 
         await Puller(new PullOptions { BufferSize = 16 << 10, Concurrency = 4, HoldReceivedBytes = hold, ReceiveBufferBytes = buffers * (16 << 10) })
-            .PullAsync([Name(server)], TestContext.Current.CancellationToken);
+            .PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Single(server.Requests, r => r.Range == $"bytes={(2 * ChunkSize) + Odd}-{(3 * ChunkSize) - 1}");
         Assert.Equal(2, server.Requests.Count(r => r.Range == chunk2));

@@ -75,7 +75,7 @@ public sealed class HashWindowTests : IDisposable
             HashWindow = Window,
         });
 
-        Task pull = puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], cancel);
+        Task pull = puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], cancellationToken: cancel);
         DateTime deadline = DateTime.UtcNow.AddSeconds(15);
         while ((server.CountRequests(small.Digest.ToString()) < 2 || BigRangeStarts(server, big).Count < 4) && DateTime.UtcNow < deadline)
         {
@@ -108,7 +108,7 @@ public sealed class HashWindowTests : IDisposable
         var store = new ModelStore(disk.Combine("store"));
         var puller = new ModelPuller(Registries.Create(), store, new PullOptions { RangeSize = RangeSize, ParallelThreshold = RangeSize, ChunkSumsThreshold = long.MaxValue, HashWindow = Window });
 
-        await puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], cancel);
+        await puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], cancellationToken: cancel);
 
         // fincore (util-linux) counts the file's pages in the page cache; a plain write would leave all 4 MiB there.
         (int exit, string resident, string error) = await ExternalTool.RunAsync("fincore", "--bytes", "--noheadings", "--raw", "--output", "RES", store.GetBlobPath(big.Digest));

@@ -37,7 +37,7 @@ public sealed class ModelPullerTests : IAsyncLifetime
         var target = new ModelStore(_temp.Combine("target"));
         string sentinel = StoreAuditor.CreateSentinel(_temp.Path);
 
-        PullResult result = await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
+        PullResult result = await Puller(target).PullAsync([Name()], cancellationToken: TestContext.Current.CancellationToken);
 
         Manifest manifest = Manifest.Parse(_manifest);
         Assert.Equal(4, result.BlobsFetched);
@@ -61,10 +61,10 @@ public sealed class ModelPullerTests : IAsyncLifetime
     public async Task PullAsync_Again_FetchesNoBlob()
     {
         var target = new ModelStore(_temp.Combine("target"));
-        await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
+        await Puller(target).PullAsync([Name()], cancellationToken: TestContext.Current.CancellationToken);
         int blobRequests = (await _server.SettledLogLinesAsync()).Count(l => l.Contains("/blobs/", StringComparison.Ordinal));
 
-        PullResult again = await Puller(target).PullAsync([Name()], TestContext.Current.CancellationToken);
+        PullResult again = await Puller(target).PullAsync([Name()], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(0, again.BlobsFetched);
         Assert.Equal(4, again.BlobsCached);
@@ -77,7 +77,7 @@ public sealed class ModelPullerTests : IAsyncLifetime
         // A second tag with the same weights (same seed) and one more layer.
         await TestModels.CreateAsync(_source.Root, "registry.ollama.ai/library/three:other", [96L << 20, 2000], seed: 3);
         var target = new ModelStore(_temp.Combine("target"));
-        PullResult result = await Puller(target).PullAsync([Name(), Name(tag: "other"), Name()], TestContext.Current.CancellationToken);
+        PullResult result = await Puller(target).PullAsync([Name(), Name(tag: "other"), Name()], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(2, result.Models.Count);
         Manifest first = Manifest.Parse(_manifest);
@@ -95,7 +95,7 @@ public sealed class ModelPullerTests : IAsyncLifetime
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller(target).PullAsync([Name()], cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller(target).PullAsync([Name()], cancellationToken: cancelled.Token));
 
         StoreAuditor.AssertNoManifests(target);
         Assert.Empty(TestModels.Files(target.BlobsDirectory));
@@ -113,9 +113,9 @@ public sealed class ModelPullerTests : IAsyncLifetime
                 cancel.Cancel();
             }
         });
-        var options = new PullOptions { RangeSize = 4 << 20, ParallelThreshold = 4 << 20, Concurrency = 2, Progress = progress };
+        var options = new PullOptions { RangeSize = 4 << 20, ParallelThreshold = 4 << 20, Concurrency = 2 };
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller(target, options).PullAsync([Name()], cancel.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller(target, options).PullAsync([Name()], progress, cancel.Token));
 
         StoreAuditor.AssertNoManifests(target);
         Assert.Null(target.GetBlobSize(Manifest.Parse(_manifest).Layers[0].Digest));
@@ -146,7 +146,7 @@ public sealed class ModelPullerTests : IAsyncLifetime
         });
         var target = new ModelStore(_temp.Combine("target"));
 
-        await Puller(target).PullAsync([ModelName.Parse($"http://{front.HostAndPort}/library/three:latest")], TestContext.Current.CancellationToken);
+        await Puller(target).PullAsync([ModelName.Parse($"http://{front.HostAndPort}/library/three:latest")], cancellationToken: TestContext.Current.CancellationToken);
 
         Descriptor weights = Manifest.Parse(_manifest).Layers[0];
         await _server.SettledLogLinesAsync();
@@ -174,14 +174,14 @@ public sealed class ModelPullerTests : IAsyncLifetime
         });
         var target = new ModelStore(_temp.Combine("target"));
 
-        await Puller(target).PullAsync([ModelName.Parse($"http://{plain.HostAndPort}/library/small:latest")], TestContext.Current.CancellationToken);
+        await Puller(target).PullAsync([ModelName.Parse($"http://{plain.HostAndPort}/library/small:latest")], cancellationToken: TestContext.Current.CancellationToken);
 
         StoreAuditor.AssertConsistent(target);
         Assert.Single(target.ListManifests());
     }
 
-    private sealed class CallbackProgress(Action<TransferProgress> callback) : IProgress<TransferProgress>
+    private sealed class CallbackProgress(Action<PullProgress> callback) : IProgress<PullProgress>
     {
-        public void Report(TransferProgress value) => callback(value);
+        public void Report(PullProgress value) => callback(value);
     }
 }

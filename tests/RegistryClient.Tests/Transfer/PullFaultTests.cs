@@ -72,7 +72,7 @@ public sealed class PullFaultTests : IDisposable
     private async Task<Exception> PullExpectingFailureAsync(FaultServer server)
     {
         var puller = new ModelPuller(Registries.Create(), _target, new PullOptions { StallTimeout = TimeSpan.FromSeconds(5) });
-        Exception error = await Assert.ThrowsAnyAsync<Exception>(() => puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], TestContext.Current.CancellationToken));
+        Exception error = await Assert.ThrowsAnyAsync<Exception>(() => puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], cancellationToken: TestContext.Current.CancellationToken));
         Assert.DoesNotContain('\n', error.Message);
         StoreAuditor.AssertNoManifests(_target);
         StoreAuditor.AssertConsistent(_target);
@@ -257,7 +257,7 @@ public sealed class PullFaultTests : IDisposable
             RangedBlob(_layer));
         var puller = new ModelPuller(Registries.Create(), _target);
 
-        await puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], TestContext.Current.CancellationToken);
+        await puller.PullAsync([ModelName.Parse($"http://{server.HostAndPort}/library/m:latest")], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(3, calls);
         StoreAuditor.AssertConsistent(_target);

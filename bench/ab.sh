@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Same-run A/B of two builds of regc: both pull the same blob from one `regc serve` (built from B), in turns, through
+# the chunk path and the plain path (--no-chunksums), with the single-core SHA-256 floor (openssl dgst) measured in
+# the same loop. Reports medians and each build's ratio to the floor.
+#
+# usage: bench/ab.sh REV_A [REV_B=working tree] [SIZE_MIB=1024] [RUNS=5]     e.g. bench/ab.sh b5b2935 "" 1024 7
+# A revision is anything `git worktree add` takes; an empty REV_B is the working tree as it is.
+set -euo pipefail
+rev_a=${1:?usage: bench/ab.sh REV_A [REV_B] [SIZE_MIB] [RUNS]}
+rev_b=${2:-}
+size_mib=${3:-1024}
+runs=${4:-5}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-ab.XXXXXX)}
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+
+build() { # revision (empty: working tree) output-folder
+  local source=$root
+  if [ -n "$1" ]; then
+    source="$work/src-$(basename "$2")"
+    git -C "$root" worktree add --detach "$source" "$1" >/dev/null 2>&1
+  fi
+  echo "building $([ -n "$1" ] && echo "$1" || echo 'the working tree') (Release)..." >&2
+  dotnet publish "$source/src/RegistryClient.Cli" -c Release -o "$2" >/dev/null
+  [ -n "$1" ] && git -C "$root" worktree remove --force "$source" >/dev/null 2>&1 || true
+}
+build "$rev_a" "$work/a"
+build "$rev_b" "$work/b"
+
+echo "generating a ${size_mib} MiB sample model..." >&2
+TMPDIR="$work" "$work/b/regc" demo --size "$size_mib" --keep > "$work/demo.log"
+source_store=$(sed -n 's/^kept //p' "$work/demo.log")/registry
+blob=$(ls -S "$source_store"/blobs/* | head -1)
+blob_digest="sha256:$(basename "$blob" | cut -d- -f2)"
+blob_size=$(stat -c %s "$blob")
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$work/b/regc" serve --models "$source_store" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/library/regc-demo/chunksums/$blob_digest"
+
+source "$root/bench/lib.sh"
+name="127.0.0.1:$port/library/regc-demo:latest"
+cat "$blob" > /dev/null
+for run in $(seq "$runs"); do
+  echo "run $run/$runs" >&2
+  measure "floor" openssl dgst -sha256 "$blob"
+  for side in a b; do
+    pull_kept "$side chunk path" "$work/$side/regc" pull "$name" --insecure --models "$work/out"
+    pull_kept "$side plain path" "$work/$side/regc" pull "$name" --insecure --no-chunksums --models "$work/out"
+  done
+done
+rm -rf "$work/out"
+check_kept
+
+echo
+echo "$(machine), ${size_mib} MiB blob from regc serve, median of $runs runs$(sha_note)"
+echo "a = ${rev_a}, b = ${rev_b:-working tree}"
+echo
+table "floor" "$blob_size" "x openssl floor" "floor" "a chunk path" "b chunk path" "a plain path" "b plain path"

@@ -10,8 +10,8 @@ namespace RegistryClient.Hashing;
 /// <summary>
 /// The SHA-256 compression function on eight independent messages at once, one in each 32-bit lane of AVX2
 /// vectors (with AVX-512VL's rotates and three-input logic where the CPU has them). On a CPU without SHA
-/// extensions one core hashes eight streams at about 2.5 GB/s together, against about 0.5 GB/s for one stream
-/// through OpenSSL; with SHA extensions the two are about even. Pure and thread-safe: the caller owns the state.
+/// extensions one core hashes eight streams several times as fast together as OpenSSL hashes one; with SHA extensions
+/// the two are about even (figures in docs/performance.md). Pure and thread-safe: the caller owns the state.
 /// </summary>
 /// <remarks>FIPS 180-4 §6.2; checked against <see cref="System.Security.Cryptography.SHA256"/> by the tests.</remarks>
 internal static class Avx2Sha256Kernel
@@ -43,8 +43,7 @@ internal static class Avx2Sha256Kernel
     /// <summary>
     /// True when the lanes beat OpenSSL here: the kernel runs, and OpenSSL hashes without SHA extensions (the CPU
     /// lacks them, or <c>OPENSSL_ia32cap</c> masks them, which .NET's crypto honours too). With SHA extensions one
-    /// OpenSSL stream is about as fast as eight lanes, and lanes run part-full cost more (measured: 3.35x against
-    /// 2.76x of the floor for a 1 GiB chunk-path pull).
+    /// OpenSSL stream is about as fast as eight lanes, and lanes run part-full cost more.
     /// </summary>
     public static bool BeatsOpenSsl => IsSupported && !OpenSslUsesShaExtensions();
 
@@ -83,7 +82,7 @@ internal static class Avx2Sha256Kernel
     /// </summary>
     /// <remarks>
     /// The rounds are bound by the latency of their dependency chain, not by vector width: four lanes in 128-bit
-    /// vectors measured 79% of the cost of eight, so an idle lane is cheap but a narrower kernel is not worth having.
+    /// vectors cost most of what eight do, so an idle lane is cheap but a narrower kernel is not worth having.
     /// </remarks>
     /// <exception cref="ArgumentException">A span is too short.</exception>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

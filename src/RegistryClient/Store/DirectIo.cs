@@ -7,7 +7,7 @@ namespace RegistryClient.Store;
 /// A second handle on a partial file that bypasses the page cache (Linux <c>O_DIRECT</c>), for whole aligned blocks
 /// held in memory that does not move. Downloaded bytes then go from the receive buffer to the disk without being
 /// copied into new page-cache pages: on a VM whose host takes freed guest memory back, every new cache page faults
-/// into the host, and those copies were a 1 GiB pull's largest kernel cost (0.6 s of CPU, against 0.05-0.1 s direct).
+/// into the host, and those copies were a pull's largest kernel cost (see docs/performance.md).
 /// </summary>
 /// <remarks>
 /// Anything unaligned, and every file system that refuses <c>O_DIRECT</c>, goes through the ordinary handle; Linux

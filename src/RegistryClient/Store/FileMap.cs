@@ -6,8 +6,8 @@ namespace RegistryClient.Store;
 
 /// <summary>
 /// Hashes a file's bytes in place through a short-lived read-only mapping (Linux <c>mmap</c>), instead of copying
-/// them out of the page cache with <c>pread</c> first. A pull hashes every byte it has just written; here the copy
-/// cost 0.3-0.5 s of system time per GiB, and a 1 GiB pull took about 0.3 s less without it.
+/// them out of the page cache with <c>pread</c> first: a pull hashes every byte it has just written, and the copy
+/// would be a large share of its system time (see docs/performance.md).
 /// </summary>
 /// <remarks>
 /// A mapping turns a failed disk read into SIGBUS instead of an error code, so this is only for bytes the process has

@@ -19,11 +19,20 @@ internal sealed class Interruption
 
     public Interruption()
     {
-        _registrations =
-        [
-            PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle),
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle),
-        ];
+        var registrations = new List<PosixSignalRegistration>();
+        foreach (PosixSignal signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+        {
+            try
+            {
+                registrations.Add(PosixSignalRegistration.Create(signal, Handle));
+            }
+            catch (PlatformNotSupportedException)
+            {
+                // This platform does not deliver that signal to .NET: the default handling stays.
+            }
+        }
+
+        _registrations = [.. registrations];
     }
 
     /// <summary>The signal that ends the process without waiting for the command to stop.</summary>

@@ -75,7 +75,7 @@ internal static class VerifyCommand
 
             if (asJson)
             {
-                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(output));
+                Console.Out.WriteLine(JsonText.Serialize(output));
             }
 
             return report.IsHealthy ? ErrorReporter.Ok : ErrorReporter.Failed;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using RegistryClient.Transfer;
 using Spectre.Console;
 
@@ -74,7 +73,7 @@ internal sealed class ProgressView : IProgress<string>
     {
         lock (_lock)
         {
-            _out.WriteLine(JsonSerializer.Serialize(value));
+            _out.WriteLine(JsonText.Serialize(value));
             _out.Flush();
         }
     }

@@ -35,9 +35,23 @@ check_kept() { # checks and removes every file set aside by keep
 median() { # field number: the median of that field over the ';'-separated results on stdin
   tr ';' '\n' | awk 'NF' | cut -d' ' -f"$1" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
 }
-table() { # reference_name bytes "x <reference> header" name...: the markdown table of medians, ratios to the reference
+reference() { # "name|name...": the largest of their medians (the floor is max(one-core SHA-256, raw transfer))
+  local IFS='|' best=0 n m
+  for n in $1; do
+    m=$(echo "${results[$n]}" | median 1)
+    best=$(awk -v a="$best" -v b="$m" 'BEGIN { print (b > a) ? b : a }')
+  done
+  echo "$best"
+}
+floor_note() { # "name|name...": one line naming the floor's parts and their medians
+  local IFS='|' n parts=()
+  for n in $1; do parts+=("$n $(echo "${results[$n]}" | median 1) s"); done
+  local joined; joined=$(printf '%s, ' "${parts[@]}")
+  echo "floor = max(${joined%, }) = $(reference "$1") s"
+}
+table() { # "reference[|reference...]" bytes "x <reference> header" name...: the markdown table of medians, ratios to the reference (the largest median of those named)
   local reference=$1 bytes=$2 header=$3; shift 3
-  local ref; ref=$(echo "${results[$reference]}" | median 1)
+  local ref; ref=$(reference "$reference")
   echo "| tool | median s | $header | MB/s | peak RSS MiB |"
   echo "|---|---:|---:|---:|---:|"
   for n in "$@"; do

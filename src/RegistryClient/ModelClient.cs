@@ -68,7 +68,7 @@ public sealed class ModelClient : IDisposable
 
     /// <summary>
     /// Pulls a model (<c>llama3.2</c>, <c>host:port/namespace/model:tag</c>, <c>…@sha256:…</c>) into the store: its blobs,
-    /// each verified as it arrives, then its manifest. Blobs already in the store are not fetched again.
+    /// each verified as it arrives (its SHA-256 grows as its bytes land), then its manifest. Blobs already in the store are not fetched again.
     /// </summary>
     /// <param name="name">The model's name.</param>
     /// <param name="progress">Receives the pull's progress (in order per blob, at most about ten reports a second per blob) on worker threads; must be cheap and not block. Null means none.</param>

@@ -455,16 +455,30 @@ internal sealed class PartialBlob : IDisposable
     /// <exception cref="StoreException">Not every byte was hashed, or the file changed size; nothing was committed.</exception>
     public void Commit()
     {
+        if (!TryCommit(out Digest actual))
+        {
+            Discard();
+            throw new DigestMismatchException($"blob {Descriptor.Digest} ({Descriptor.Size} bytes) arrived with digest {actual}; it was not stored");
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Commit"/>, but when the bytes do not hash to the digest, keeps the partial (to find and fetch again
+    /// the chunks that are wrong) and returns false with the digest found; the whole-blob hash then starts over.
+    /// </summary>
+    /// <exception cref="StoreException">Not every byte was hashed, or the file changed size; nothing was committed.</exception>
+    public bool TryCommit(out Digest actual)
+    {
         if (_hash.Length != Descriptor.Size)
         {
             throw new StoreException($"{Descriptor.Digest.Short}: {_hash.Length} of its {Descriptor.Size} bytes were hashed; not committing it");
         }
 
-        byte[] actual = _hash.Finish();
-        if (!Descriptor.Digest.Matches(actual))
+        byte[] hash = _hash.Finish(); // the hash starts over from the blob's first byte
+        actual = Digest.FromHash(hash);
+        if (!Descriptor.Digest.Matches(hash))
         {
-            Discard();
-            throw new DigestMismatchException($"blob {Descriptor.Digest} ({Descriptor.Size} bytes) arrived with digest {Digest.FromHash(actual)}; it was not stored");
+            return false;
         }
 
         StageReached?.Invoke("before-commit");
@@ -482,6 +496,7 @@ internal sealed class PartialBlob : IDisposable
         _store.CommitVerifiedBlob(Path, Descriptor.Digest);
         RemoveCompanions();
         Active.TryRemove(Path, out _);
+        return true;
     }
 
     /// <summary>Closes and removes the partial file (after a digest mismatch: its bytes are known bad).</summary>

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using RegistryClient.Content;
 using RegistryClient.Hashing;
@@ -15,9 +17,12 @@ namespace RegistryClient.Transfer;
 /// journal, and commits the blob once its last chunk lands.
 /// </summary>
 /// <remarks>
-/// With chunk digests, a chunk becomes usable (and recorded) only once its own digest matched. Without them, bytes are
-/// usable as they are written and a range is recorded once complete; the whole-blob digest is then the only check.
-/// Records are written in batches, each after a flush of the partial, so the journal never runs ahead of the data.
+/// With chunk digests checked on arrival, a chunk becomes usable (and recorded) only once its own digest matched.
+/// Otherwise (own ranges, or chunk digests left for the end) bytes are usable as they are written and a chunk is
+/// recorded once complete; the whole-blob digest decides. When it fails and chunk digests are known, each chunk in the
+/// file is checked against its digest, and only the wrong ones are fetched again (checked on arrival this time) before
+/// the blob is hashed again. Records are written in batches, each after a flush of the partial, so the journal never
+/// runs ahead of the data. Chunks taken from the journal are checked against their digests as the hasher reads them.
 /// </remarks>
 internal sealed class BlobAssembly : IDisposable
 {
@@ -29,20 +34,24 @@ internal sealed class BlobAssembly : IDisposable
     private readonly BlobHasher _hasher;
     private int _inFlight;
     private volatile bool _rangeNotSupported;
+    private volatile bool _verifyOnArrival;
 
     /// <param name="source">Where the blob's bytes are read from.</param>
     /// <param name="partial">The blob's partial file, claimed for this pull.</param>
     /// <param name="chunks">The blob's chunks (the chunk list's, or the puller's own ranges).</param>
     /// <param name="chunkDigests">The digest of each chunk, or null for own ranges.</param>
+    /// <param name="verifyOnArrival">With chunk digests: check each chunk as it arrives (true) or only when the whole-blob digest fails (false; see <see cref="PullOptions.VerifyChunksOnArrival"/>).</param>
     /// <param name="window">How far beyond the hashed prefix a chunk may start (<see cref="PullOptions.HashWindow"/>).</param>
     /// <param name="requeue">Hands a chunk kept aside by the window back to the worker pool once the hash is near it.</param>
     /// <param name="progress">Receives the blob's progress; null means none.</param>
-    public BlobAssembly(IBlobSource source, PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, long window, Action<BlobAssembly, int> requeue, IProgress<PullProgress>? progress)
+    public BlobAssembly(
+        IBlobSource source, PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, bool verifyOnArrival, long window, Action<BlobAssembly, int> requeue, IProgress<PullProgress>? progress)
     {
         Source = source;
         Partial = partial;
         Chunks = chunks;
         ChunkDigests = chunkDigests;
+        _verifyOnArrival = verifyOnArrival;
         _progress = progress;
         Ledger = new ChunkLedger(chunks, Changed);
         Held = new HeldBytes(Ledger.Attempt);
@@ -61,6 +70,9 @@ internal sealed class BlobAssembly : IDisposable
 
     /// <summary>The digest of each chunk, or null when the chunks are the puller's own ranges.</summary>
     public Digest[]? ChunkDigests { get; }
+
+    /// <summary>True when each chunk is checked against its digest as it arrives (else the whole-blob digest decides first).</summary>
+    public bool VerifiesChunksOnArrival => ChunkDigests is not null && _verifyOnArrival;
 
     /// <summary>What is known of each chunk.</summary>
     public ChunkLedger Ledger { get; }
@@ -102,11 +114,18 @@ internal sealed class BlobAssembly : IDisposable
     /// </summary>
     public async Task<bool> TryReuseAsync(int index, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        if (!Ledger.CheckLocally(index) || ChunkDigests is null)
+        if (!Ledger.CheckLocally(index) || ChunkDigests is null || !await MatchesInFileAsync(index, buffer, cancellationToken).ConfigureAwait(false))
         {
             return false;
         }
 
+        Ledger.Reuse(index);
+        return true;
+    }
+
+    /// <summary>True when chunk <paramref name="index"/>'s bytes in the partial file hash to its digest (read through <paramref name="buffer"/>).</summary>
+    private async Task<bool> MatchesInFileAsync(int index, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         Chunk chunk = Chunks[index];
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         for (long offset = chunk.Start; offset <= chunk.End;)
@@ -123,28 +142,20 @@ internal sealed class BlobAssembly : IDisposable
             offset += read;
         }
 
-        Span<byte> actual = stackalloc byte[SHA256.HashSizeInBytes];
-        hash.GetHashAndReset(actual);
-        if (!ChunkDigests[index].Matches(actual))
-        {
-            return false;
-        }
-
-        Ledger.Reuse(index);
-        return true;
+        return ChunkDigests![index].Matches(hash.GetHashAndReset());
     }
 
     /// <summary>True when chunk <paramref name="index"/> may be fetched now (see <see cref="HashWindow"/>).</summary>
     public bool TryStartInWindow(int index) => _window.TryStart(index);
 
     /// <summary>
-    /// Begins an attempt at chunk <paramref name="index"/>: with chunk digests, bytes of an earlier attempt in place are
-    /// void from here on, and the new attempt's bytes are hashed as they pass, in the pull's lanes when
-    /// <paramref name="inLanes"/> (many streams at once) or through OpenSSL.
+    /// Begins an attempt at chunk <paramref name="index"/>: with chunk digests checked on arrival, bytes of an earlier
+    /// attempt in place are void from here on, and the new attempt's bytes are hashed as they pass, in the pull's lanes
+    /// when <paramref name="inLanes"/> (many streams at once) or through OpenSSL.
     /// </summary>
     public ChunkAttempt BeginAttempt(int index, bool inLanes)
     {
-        if (ChunkDigests is null)
+        if (!VerifiesChunksOnArrival)
         {
             return new ChunkAttempt(this, index, hash: null, Ledger.Attempt(index));
         }
@@ -204,30 +215,29 @@ internal sealed class BlobAssembly : IDisposable
     {
         try
         {
-            using (var recording = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            while (await HashAndCommitAsync(refetch, stream, cancellationToken).ConfigureAwait(false) is { } actual)
             {
-                Task recordLoop = RecordLoopAsync(recording.Token);
-                try
+                // The whole-blob digest failed. With chunk digests left for the end, check each and fetch the wrong ones again.
+                List<int> wrong = VerifiesChunksOnArrival || ChunkDigests is null ? [] : await FindWrongChunksAsync(cancellationToken).ConfigureAwait(false);
+                if (wrong.Count == 0)
                 {
-                    await _hasher.RunAsync(refetch, () => _rangeNotSupported && Volatile.Read(ref _inFlight) == 0, stream, cancellationToken).ConfigureAwait(false);
+                    Partial.Discard();
+                    string why = ChunkDigests is null
+                        ? "Pull again; if this repeats, the registry serves corrupt data"
+                        : "every chunk matched the registry's chunksums, so the chunksums do not describe this blob; the registry is at fault";
+                    throw new DigestMismatchException($"blob {Descriptor.Digest} ({Descriptor.Size} bytes) arrived with digest {actual}; it was not stored. {why}");
                 }
-                finally
-                {
-                    await recording.CancelAsync().ConfigureAwait(false);
-                    await recordLoop.ConfigureAwait(false);
-                }
-            }
 
-            try
-            {
-                Partial.Commit();
-            }
-            catch (DigestMismatchException e)
-            {
-                string why = ChunkDigests is null
-                    ? "Pull again; if this repeats, the registry serves corrupt data"
-                    : "every chunk matched the registry's chunksums, so the chunksums do not describe this blob; the registry is at fault";
-                throw new DigestMismatchException($"{e.Message}. {why}", e);
+                _verifyOnArrival = true;
+                foreach (int index in wrong)
+                {
+                    Partial.Unrecord(index);
+                    Held.Release(Chunks[index].Start, Chunks[index].End + 1);
+                    Ledger.Reopen(index);
+                }
+
+                _window.Advance(0);
+                await Task.WhenAll(wrong.Select(index => refetch(index, cancellationToken))).ConfigureAwait(false);
             }
 
             _progress?.Report(new PullProgress(Descriptor.Digest, Descriptor.Size, Descriptor.Size, TransferState.Completed, Reused));
@@ -237,6 +247,57 @@ internal sealed class BlobAssembly : IDisposable
             _progress?.Report(new PullProgress(Descriptor.Digest, Reused + Downloaded, Descriptor.Size, TransferState.Failed, Reused));
             throw;
         }
+    }
+
+    /// <summary>
+    /// Hashes the blob in order as its chunks become usable, recording durable chunks meanwhile, then commits it.
+    /// Returns null once committed, or the digest found when the bytes do not match (the partial is kept).
+    /// </summary>
+    private async Task<Digest?> HashAndCommitAsync(Func<int, CancellationToken, Task> refetch, Func<int, CancellationToken, Task> stream, CancellationToken cancellationToken)
+    {
+        using (var recording = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            Task recordLoop = RecordLoopAsync(recording.Token);
+            try
+            {
+                await _hasher.RunAsync(refetch, () => _rangeNotSupported && Volatile.Read(ref _inFlight) == 0, stream, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await recording.CancelAsync().ConfigureAwait(false);
+                await recordLoop.ConfigureAwait(false);
+            }
+        }
+
+        return Partial.TryCommit(out Digest actual) ? null : actual;
+    }
+
+    /// <summary>
+    /// The whole-blob digest failed with chunk digests left for the end: checks every chunk in the file against its
+    /// digest, a few at once, and returns the ones that do not match.
+    /// </summary>
+    private async Task<List<int>> FindWrongChunksAsync(CancellationToken cancellationToken)
+    {
+        var wrong = new ConcurrentBag<int>();
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, Chunks.Length),
+            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+            async (index, token) =>
+            {
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+                try
+                {
+                    if (!await MatchesInFileAsync(index, buffer, token).ConfigureAwait(false))
+                    {
+                        wrong.Add(index);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }).ConfigureAwait(false);
+        return wrong.Order().ToList();
     }
 
     /// <summary>Every <see cref="RecordInterval"/>, records the newly durable chunks in the journal; once more at the end.</summary>

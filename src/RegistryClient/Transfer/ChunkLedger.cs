@@ -150,6 +150,28 @@ internal sealed class ChunkLedger
     /// <summary>A chunk taken from the journal matched its digest when hashed.</summary>
     public void Confirm(int index) => _trusted[index] = false;
 
+    /// <summary>
+    /// A usable chunk turned out wrong (its bytes did not match its digest when checked after the fact): it is to be
+    /// fetched again; its bytes in place are void and no longer count as downloaded or reused.
+    /// </summary>
+    public void Reopen(int index)
+    {
+        long usable = Interlocked.Exchange(ref _usable[index], 0);
+        if (_fromEarlierPull[index])
+        {
+            _fromEarlierPull[index] = false;
+            Interlocked.Add(ref _reused, -usable);
+        }
+        else
+        {
+            Interlocked.Add(ref _downloaded, -usable);
+        }
+
+        Interlocked.Increment(ref _attempts[index]);
+        Volatile.Write(ref _written[index], 0);
+        _changed();
+    }
+
     /// <summary>Moves the chunks that became durable since the last call into <paramref name="batch"/>.</summary>
     public void TakeDurable(List<int> batch)
     {

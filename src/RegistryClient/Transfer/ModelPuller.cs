@@ -339,6 +339,7 @@ public sealed partial class ModelPuller
                 partial,
                 chunks,
                 sums?.List.Chunks.Select(c => c.Digest).ToArray(),
+                _options.VerifyChunksOnArrival ?? lanes is not null,
                 _options.HashWindow,
                 (blob, index) => work.TryWrite((blob, index)),
                 progress)
@@ -355,7 +356,7 @@ public sealed partial class ModelPuller
 
         assemblies.Add(assembly);
         List<int> remaining = assembly.Resume(listDigest);
-        if (assembly.ChunkDigests is not null)
+        if (assembly.VerifiesChunksOnArrival)
         {
             lanes?.Expect(remaining.Count); // announced before any starts: each is hashed in the lanes as it streams
         }
@@ -491,7 +492,7 @@ public sealed partial class ModelPuller
                 {
                     await FetchChunkAsync(blob, index, memory, cancellationToken).ConfigureAwait(false);
                 }
-                else if (blob.ChunkDigests is not null)
+                else if (blob.VerifiesChunksOnArrival)
                 {
                     blob.Lanes?.Expect(-1); // announced, but taken from the disk: never streams through the lanes
                 }

@@ -19,8 +19,8 @@ public sealed record PullOptions
     public long ParallelThreshold { get; init; } = 32L << 20;
 
     /// <summary>
-    /// Blobs of at least this size are fetched by the registry's chunksums when it offers them (each chunk verified
-    /// as it lands); smaller ones, and all blobs of registries without chunksums, by the puller's own ranges.
+    /// Blobs of at least this size are fetched by the registry's chunksums when it offers them (each chunk checked
+    /// against its digest, see <see cref="VerifyChunksOnArrival"/>); smaller ones, and all blobs of registries without chunksums, by the puller's own ranges.
     /// Default 64 MiB, as Ollama's client; <see cref="long.MaxValue"/> never asks.
     /// </summary>
     public long ChunkSumsThreshold { get; init; } = 64L << 20;
@@ -51,6 +51,16 @@ public sealed record PullOptions
 
     /// <summary>Chunk digests in the eight-lane engine (true) or through OpenSSL (false); null (default) picks by CPU and concurrency. For tests and measurements.</summary>
     internal bool? HashChunksInLanes { get; init; }
+
+    /// <summary>
+    /// When a blob's chunk digests are known (the registry's chunksums), check each chunk as it arrives (true), or let
+    /// the whole-blob digest decide and check the chunks only if it fails, to fetch again just the chunks that are wrong
+    /// (false). Either way nothing unverified reaches <c>blobs/</c> and an interrupted pull re-checks the chunks it
+    /// keeps. Null (default): on arrival where chunk hashes run in the eight-lane engine (a CPU without SHA extensions,
+    /// where that costs little), else at the end: with SHA extensions hashing every byte twice would cost more than the
+    /// rare refetch saves.
+    /// </summary>
+    public bool? VerifyChunksOnArrival { get; init; }
 
     /// <summary>The buffer each worker reads into and writes from. Default 1 MiB; from 4 KiB to 16 MiB.</summary>
     public int BufferSize { get; init; } = 1 << 20;

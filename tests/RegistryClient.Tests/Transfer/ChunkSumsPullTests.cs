@@ -106,9 +106,9 @@ public sealed class ChunkSumsPullTests : IDisposable
 
     private static ModelName Name(FaultServer server) => ModelName.Parse($"http://{server.HostAndPort}/library/m:latest");
 
-    private async Task<Exception> PullExpectingFailureAsync(FaultServer server)
+    private async Task<Exception> PullExpectingFailureAsync(FaultServer server, PullOptions? options = null)
     {
-        Exception error = await Assert.ThrowsAnyAsync<Exception>(() => Puller().PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken));
+        Exception error = await Assert.ThrowsAnyAsync<Exception>(() => Puller(options).PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken));
         Assert.DoesNotContain('\n', error.Message);
         StoreAuditor.AssertNoManifests(_target);
         StoreAuditor.AssertConsistent(_target);
@@ -233,8 +233,10 @@ public sealed class ChunkSumsPullTests : IDisposable
         Assert.Single(_target.ListManifests());
     }
 
-    [Fact]
-    public async Task Pull_OneChunkCorruptOnce_IsFetchedAgainAndTheBlobIsRight()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Pull_OneChunkCorruptOnce_OnlyItIsFetchedAgainAndTheBlobIsRight(bool onArrival)
     {
         int corrupted = 0;
         byte[] bad = (byte[])_layer.Clone();
@@ -242,9 +244,10 @@ public sealed class ChunkSumsPullTests : IDisposable
         await using FaultServer server = await FaultServerFor(context =>
             context.Request.Headers.Range.ToString() == $"bytes={5 * ChunkSize}-{(6 * ChunkSize) - 1}" && Interlocked.Exchange(ref corrupted, 1) == 0 ? bad : _layer);
 
-        PullResult result = await Puller().PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken);
+        PullResult result = await Puller(new PullOptions { VerifyChunksOnArrival = onArrival }).PullAsync([Name(server)], cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(LayerSize / ChunkSize + 1, server.CountRequests("/blobs/" + LayerDigest));
+        Assert.Equal(2, server.Requests.Count(r => r.Range == $"bytes={5 * ChunkSize}-{(6 * ChunkSize) - 1}"));
         Assert.Equal(LayerSize + s_config.Length, result.BytesFetched); // the discarded copy is not counted as kept
         Assert.Equal(_layer, await File.ReadAllBytesAsync(_target.GetBlobPath(LayerDigest), TestContext.Current.CancellationToken));
         StoreAuditor.AssertConsistent(_target);
@@ -283,25 +286,31 @@ public sealed class ChunkSumsPullTests : IDisposable
         StoreAuditor.AssertConsistent(_target);
     }
 
-    [Fact]
-    public async Task Pull_OneChunkAlwaysCorrupt_NamesBlobRangeExpectedAndActual()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Pull_OneChunkAlwaysCorrupt_NamesBlobRangeExpectedAndActual(bool onArrival)
     {
         byte[] bad = (byte[])_layer.Clone();
         bad[(3 * ChunkSize) + 5] ^= 0x80;
         await using FaultServer server = await ServeAsync(Text(TrueList()), bad);
 
-        Exception error = await PullExpectingFailureAsync(server);
+        Exception error = await PullExpectingFailureAsync(server, new PullOptions { VerifyChunksOnArrival = onArrival });
 
         Assert.IsType<DigestMismatchException>(error);
         string range = $"{3 * ChunkSize}-{(4 * ChunkSize) - 1}";
         Assert.Contains($"blob {LayerDigest} bytes {range}", error.Message, StringComparison.Ordinal);
         Assert.Contains($"expected {Digest.Compute(_layer.AsSpan(3 * ChunkSize, ChunkSize))}", error.Message, StringComparison.Ordinal);
         Assert.Contains($"got {Digest.Compute(bad.AsSpan(3 * ChunkSize, ChunkSize))}", error.Message, StringComparison.Ordinal);
-        Assert.Equal(ChunkFetcher.MaxDigestAttempts, server.Requests.Count(r => r.Range == $"bytes={range}"));
+        // Checked at the end, the chunk is found wrong once the whole digest fails, then checked on arrival.
+        Assert.Equal(ChunkFetcher.MaxDigestAttempts + (onArrival ? 0 : 1), server.Requests.Count(r => r.Range == $"bytes={range}"));
+        Assert.Equal(1, server.Requests.Count(r => r.Range == $"bytes=0-{ChunkSize - 1}"));
     }
 
-    [Fact]
-    public async Task Pull_ChunkSumsOfOtherBytes_AllChunksMatchButTheBlobIsNeverCommitted()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Pull_ChunkSumsOfOtherBytes_AllChunksMatchButTheBlobIsNeverCommitted(bool onArrival)
     {
         // The registry serves other bytes under the layer's digest, with chunksums true to those bytes.
         byte[] other = new byte[LayerSize];
@@ -314,11 +323,12 @@ public sealed class ChunkSumsPullTests : IDisposable
 
         await using FaultServer server = await ServeAsync(Text(list.ToString()), other);
 
-        Exception error = await PullExpectingFailureAsync(server);
+        Exception error = await PullExpectingFailureAsync(server, new PullOptions { VerifyChunksOnArrival = onArrival });
 
         Assert.IsType<DigestMismatchException>(error);
         Assert.Contains("every chunk matched the registry's chunksums", error.Message, StringComparison.Ordinal);
         Assert.Empty(_target.GetPartialFiles(LayerDigest));
+        Assert.Equal(LayerSize / ChunkSize, server.CountRequests("/blobs/" + LayerDigest)); // nothing fetched twice
     }
 
     [Fact]

@@ -113,7 +113,8 @@ public sealed class ModelPullerTests : IAsyncLifetime
                 cancel.Cancel();
             }
         });
-        var options = new PullOptions { RangeSize = 4 << 20, ParallelThreshold = 4 << 20, Concurrency = 2 };
+        // Paced, so that the pull is still running when the coalesced progress reports 16 MiB.
+        var options = new PullOptions { RangeSize = 4 << 20, ParallelThreshold = 4 << 20, Concurrency = 2, LimitRate = 32 << 20 };
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller(target, options).PullAsync([Name()], progress, cancel.Token));
 

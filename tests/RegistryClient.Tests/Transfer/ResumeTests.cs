@@ -34,12 +34,16 @@ public sealed class ResumeTests : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
-    private static PullOptions Options(bool chunkSums = true) => new()
+    /// <summary>Chunk digests checked on arrival or left for the end (both pulls of a test alike); null picks by CPU.</summary>
+    private bool? _onArrival;
+
+    private PullOptions Options(bool chunkSums = true) => new()
     {
         Concurrency = 4,
         RangeSize = ChunkSize,
         ParallelThreshold = ChunkSize,
         ChunkSumsThreshold = chunkSums ? 1 << 20 : long.MaxValue,
+        VerifyChunksOnArrival = _onArrival,
     };
 
     private static ModelName Name(string hostAndPort) => ModelName.Parse($"http://{hostAndPort}/library/r:latest");
@@ -78,9 +82,12 @@ public sealed class ResumeTests : IAsyncLifetime
         return result;
     }
 
-    [Fact]
-    public async Task Resume_AfterCancel_KeepsVerifiedChunksAndReportsThemAsReused()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Resume_AfterCancel_KeepsVerifiedChunksAndReportsThemAsReused(bool onArrival)
     {
+        _onArrival = onArrival;
         await using OwnRegistry server = await OwnRegistry.StartAsync(_source, ChunkSize);
         ModelStore target = await PullHalfAsync(server);
         await server.SettledLogLinesAsync(); // the cancelled requests' lines come in after their connections close
@@ -95,9 +102,12 @@ public sealed class ResumeTests : IAsyncLifetime
         Assert.Equal(LayerSize - result.BytesResumed, servedAfter);
     }
 
-    [Fact]
-    public async Task Resume_DamagedBytesInAMarkedChunk_RefetchesThatChunkOnly()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Resume_DamagedBytesInAMarkedChunk_RefetchesThatChunkOnly(bool onArrival)
     {
+        _onArrival = onArrival;
         await using KillSwitchRegistry server = await KillSwitchRegistry.StartAsync(_source, ChunkSize);
         ModelStore target = await PullHalfAsync(server.HostAndPort);
         string marker = Assert.Single(target.GetPartialFiles(_layer.Digest), f => f.EndsWith(".marker", StringComparison.Ordinal));

@@ -73,6 +73,7 @@ internal static class ErrorReporter
         "RetryDelay" => "--retry-wait",
         "MaxConnectionsPerServer" => "--max-connections",
         "LimitRate" => "--limit-rate",
+        "MemoryLimit" => "--memory",
         _ => null,
     };
 

@@ -109,6 +109,13 @@ internal static class CommonOptions
         HelpName = "RATE",
     };
 
+    public static Option<string?> Memory() => new("--memory")
+    {
+        Description = "The most memory for transfer buffers: each connection's 1 MiB read buffer, and received bytes kept in memory until the blob's hash reads them "
+            + "(beyond it, bytes go through the page cache and are read back: slower, never wrong). Like 32M or 1G; the process takes about 35 MiB besides. Default 48M",
+        HelpName = "SIZE",
+    };
+
     public static Option<int> Retries() => new("--retries")
     {
         Description = "How often a failed request is tried again in a row without progress when the failure can pass (resets, stalls, 408/429/5xx), with exponential backoff and jitter. "
@@ -125,12 +132,13 @@ internal static class CommonOptions
     };
 
     /// <summary>The transfer options of pull (and later mirror and verify --repair), created together.</summary>
-    public sealed record TransferOptions(Option<double> StallTimeout, Option<double?> RequestTimeout, Option<double> ConnectTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<int> Retries, Option<double> RetryWait)
+    public sealed record TransferOptions(
+        Option<double> StallTimeout, Option<double?> RequestTimeout, Option<double> ConnectTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<string?> Memory, Option<int> Retries, Option<double> RetryWait)
     {
         public static TransferOptions Create() => new(
-            CommonOptions.StallTimeout(), CommonOptions.RequestTimeout(), CommonOptions.ConnectTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Retries(), CommonOptions.RetryWait());
+            CommonOptions.StallTimeout(), CommonOptions.RequestTimeout(), CommonOptions.ConnectTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Memory(), CommonOptions.Retries(), CommonOptions.RetryWait());
 
-        public IEnumerable<Option> All => [StallTimeout, RequestTimeout, ConnectTimeout, MaxConnections, LimitRate, Retries, RetryWait];
+        public IEnumerable<Option> All => [StallTimeout, RequestTimeout, ConnectTimeout, MaxConnections, LimitRate, Memory, Retries, RetryWait];
     }
 
     /// <summary>Applies the transfer options (a manifest request gets the stall timeout as its limit unless --request-timeout is given); throws <see cref="ArgumentException"/> with the option named.</summary>
@@ -187,6 +195,15 @@ internal static class CommonOptions
             rate = parsed;
         }
 
+        long memory = pull.MemoryLimit;
+        if (result.GetValue(options.Memory) is { } size)
+        {
+            if (!Units.TryParseBytes(size, out memory) || memory < RegistryClient.Transfer.PullOptions.MinMemoryLimit)
+            {
+                throw new ArgumentException($"--memory takes a size of at least 8M, like 32M or 1G, not \"{size}\"");
+            }
+        }
+
         return (
             registry with
             {
@@ -200,6 +217,7 @@ internal static class CommonOptions
             {
                 StallTimeout = TimeSpan.FromSeconds(stall),
                 LimitRate = rate,
+                MemoryLimit = memory,
                 Concurrency = connections is { } n ? Math.Min(n, pull.Concurrency) : pull.Concurrency,
                 DirectWrites = Environment.GetEnvironmentVariable(DirectIoVariable) != "0",
                 StageReached = CrashAt(Environment.GetEnvironmentVariable(CrashAtVariable)),

@@ -35,7 +35,7 @@ internal static class PullCommand
         var transfer = CommonOptions.TransferOptions.Create();
         var command = new Command(
             "pull",
-            "Pull models from a registry into the store; each blob is verified while it downloads (chunk by chunk where the registry offers chunksums), and an interrupted pull resumes without fetching verified bytes again")
+            "Pull models from a registry into the store; each blob is verified while it downloads (where the registry offers chunksums, a damaged chunk is found and fetched again alone), and an interrupted pull resumes without fetching verified bytes again")
         {
             names, models, insecure, concurrency, platform, noChunkSums, json, verbose,
         };

@@ -26,10 +26,9 @@ namespace RegistryClient.Transfer;
 /// </remarks>
 internal sealed class BlobAssembly : IDisposable
 {
-    private static readonly TimeSpan RecordInterval = TimeSpan.FromMilliseconds(250);
-
     private readonly IProgress<PullProgress>? _progress;
     private readonly WakeSignal _signal = new();
+    private readonly WakeSignal _durable = new(); // a chunk became durable: the recorder records it
     private readonly HashWindow _window;
     private readonly BlobHasher _hasher;
     private int _inFlight;
@@ -53,7 +52,7 @@ internal sealed class BlobAssembly : IDisposable
         ChunkDigests = chunkDigests;
         _verifyOnArrival = verifyOnArrival;
         _progress = progress;
-        Ledger = new ChunkLedger(chunks, Changed);
+        Ledger = new ChunkLedger(chunks, Changed, _durable.Wake);
         Held = new HeldBytes(Ledger.Attempt);
         _window = new HashWindow(chunks, window, index => requeue(this, index));
         _hasher = new BlobHasher(partial, chunks, chunkDigests, Ledger, Held, _window, _signal);
@@ -300,7 +299,11 @@ internal sealed class BlobAssembly : IDisposable
         return wrong.Order().ToList();
     }
 
-    /// <summary>Every <see cref="RecordInterval"/>, records the newly durable chunks in the journal; once more at the end.</summary>
+    /// <summary>
+    /// Records chunks in the journal as soon as they become durable: each batch is what became durable during the
+    /// previous batch's flush, so the journal trails the bytes by about one flush, and a kill loses little more than
+    /// the chunks in flight. Once more at the end.
+    /// </summary>
     private async Task RecordLoopAsync(CancellationToken cancellationToken)
     {
         var batch = new List<int>();
@@ -308,8 +311,9 @@ internal sealed class BlobAssembly : IDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                await Task.Delay(RecordInterval, cancellationToken).ConfigureAwait(false);
+                _durable.Reset();
                 Record(batch);
+                await _durable.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -340,5 +344,6 @@ internal sealed class BlobAssembly : IDisposable
         Held.Release(0, long.MaxValue);
         Partial.Dispose();
         _signal.Dispose();
+        _durable.Dispose();
     }
 }

@@ -19,8 +19,6 @@ namespace RegistryClient.Transfer;
 /// </remarks>
 internal sealed class BlobHasher
 {
-    private const int BufferSize = 4 << 20;
-
     private readonly PartialBlob _partial;
     private readonly Chunk[] _chunks;
     private readonly Digest[]? _chunkDigests;
@@ -28,6 +26,7 @@ internal sealed class BlobHasher
     private readonly HeldBytes _held;
     private readonly HashWindow _window;
     private readonly WakeSignal _signal;
+    private byte[]? _readBuffer; // rented at the first read back from the file: held bytes need none
 
     public BlobHasher(PartialBlob partial, Chunk[] chunks, Digest[]? chunkDigests, ChunkLedger ledger, HeldBytes held, HashWindow window, WakeSignal signal)
     {
@@ -50,7 +49,6 @@ internal sealed class BlobHasher
     public async Task RunAsync(
         Func<int, CancellationToken, Task> refetch, Func<bool> streamNow, Func<int, CancellationToken, Task> stream, CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, Math.Max(_partial.Descriptor.Size, 1)));
         var ahead = new List<HashedAhead>(); // chunks hashed before their digest matched, in order
         try
         {
@@ -110,7 +108,7 @@ internal sealed class BlobHasher
                                 ahead.Add(new HashedAhead(k, _partial.SaveHash(), attempt));
                             }
 
-                            await HashToAsync(k, writtenEnd, buffer, null, cancellationToken).ConfigureAwait(false);
+                            await HashToAsync(k, writtenEnd, null, cancellationToken).ConfigureAwait(false);
                             _window.Advance(writtenEnd);
                             continue;
                         }
@@ -132,7 +130,7 @@ internal sealed class BlobHasher
                     // whole-blob hash back to the chunk's start and fetch the chunk again.
                     using PrefixHash.Saved before = _partial.SaveHash();
                     using var chunkHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                    await HashToAsync(k, chunk.End + 1, buffer, chunkHash, cancellationToken).ConfigureAwait(false);
+                    await HashToAsync(k, chunk.End + 1, chunkHash, cancellationToken).ConfigureAwait(false);
                     if (_chunkDigests![k].Matches(chunkHash.GetHashAndReset()))
                     {
                         _ledger.Confirm(k);
@@ -147,14 +145,18 @@ internal sealed class BlobHasher
                     continue;
                 }
 
-                await HashToAsync(k, usableEnd, buffer, null, cancellationToken).ConfigureAwait(false);
+                await HashToAsync(k, usableEnd, null, cancellationToken).ConfigureAwait(false);
                 _window.Advance(usableEnd);
             }
         }
         finally
         {
             ahead.ForEach(a => a.Start.Dispose());
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (_readBuffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_readBuffer);
+                _readBuffer = null;
+            }
         }
     }
 
@@ -162,7 +164,7 @@ internal sealed class BlobHasher
     /// Hashes chunk <paramref name="index"/>'s bytes from the hashed prefix up to <paramref name="to"/>: from memory where
     /// they are held in receive buffers (which go back to their pool), else from the partial file.
     /// </summary>
-    private async Task HashToAsync(int index, long to, byte[] buffer, IncrementalHash? chunkHash, CancellationToken cancellationToken)
+    private async Task HashToAsync(int index, long to, IncrementalHash? chunkHash, CancellationToken cancellationToken)
     {
         while (_partial.HashedLength < to)
         {
@@ -184,6 +186,7 @@ internal sealed class BlobHasher
                 continue;
             }
 
+            byte[] buffer = _readBuffer ??= ArrayPool<byte>.Shared.Rent((int)Math.Min(PullOptions.HashReadBufferSize, Math.Max(_partial.Descriptor.Size, 1)));
             long want = Math.Min(Math.Min(buffer.Length, to - position), next - position);
             await _partial.HashFromFileAsync(want, buffer, mayMap: !_ledger.FromEarlierPull(index), chunkHash, cancellationToken).ConfigureAwait(false);
         }

@@ -21,13 +21,16 @@ internal sealed class ChunkLedger
     private readonly bool[] _trusted; // taken from the journal unverified in this run: checked as the hasher reads it
     private readonly ConcurrentQueue<int> _durable = new();
     private readonly Action _changed;
+    private readonly Action _becameDurable;
     private long _downloaded;
     private long _reused;
 
     /// <param name="chunks">The blob's chunks, in order.</param>
     /// <param name="changed">Called after every change (wakes the hasher); must be cheap.</param>
-    public ChunkLedger(Chunk[] chunks, Action changed)
+    /// <param name="becameDurable">Called when a chunk became durable (wakes the journal's recorder); must be cheap.</param>
+    public ChunkLedger(Chunk[] chunks, Action changed, Action becameDurable)
     {
+        _becameDurable = becameDurable;
         _chunks = chunks;
         _usable = new long[chunks.Length];
         _written = new long[chunks.Length];
@@ -187,6 +190,7 @@ internal sealed class ChunkLedger
         if (durable)
         {
             _durable.Enqueue(index);
+            _becameDurable();
         }
 
         _changed();

@@ -237,8 +237,8 @@ public sealed partial class ModelPuller
 
         var assemblies = new ConcurrentBag<BlobAssembly>();
         using LaneHashEngine? lanes = HashesInLanes(_options) ? new LaneHashEngine(streams: _options.Concurrency) : null;
-        ReceiveBufferPool? buffers = _options.HoldReceivedBytes
-            ? new ReceiveBufferPool(_options.BufferSize, _options.ReceiveBufferBytes ?? (_options.HashWindow + HeldChunkAllowance + (2L * _options.Concurrency * _options.BufferSize)))
+        ReceiveBufferPool? buffers = _options.HoldReceivedBytes && _options.HeldBytesLimit >= _options.BufferSize
+            ? new ReceiveBufferPool(_options.BufferSize, _options.HeldBytesLimit)
             : null;
         var done = new Dictionary<Digest, Task>();
         var tasks = new List<Task>();
@@ -290,12 +290,6 @@ public sealed partial class ModelPuller
     /// </summary>
     internal static bool HashesInLanes(PullOptions options) =>
         options.HashChunksInLanes ?? (Avx2Sha256Kernel.BeatsOpenSsl && options.Concurrency >= MinLaneConcurrency);
-
-    /// <summary>
-    /// Held bytes beyond the hash window a pull's receive buffers allow for: a chunk that starts just inside the window
-    /// ends up to a chunk later (16 MiB for <c>regc serve</c>); with larger chunks the rest goes through the page cache.
-    /// </summary>
-    private const long HeldChunkAllowance = 32L << 20;
 
     /// <summary>Parallel ranges from which chunk digests are hashed in lanes.</summary>
     internal const int MinLaneConcurrency = 4;

@@ -39,15 +39,35 @@ public sealed record PullOptions
     /// </summary>
     public long HashWindow { get; init; } = 128L << 20;
 
+    /// <summary>The default <see cref="MemoryLimit"/>: 48 MiB (a pull's whole process then peaks at about 85 MiB).</summary>
+    public const long DefaultMemoryLimit = 48L << 20;
+
+    /// <summary>The least <see cref="MemoryLimit"/>: 8 MiB.</summary>
+    public const long MinMemoryLimit = 8L << 20;
+
     /// <summary>
-    /// Keep received bytes in memory until the whole-blob hash has read them (true, default), in pooled buffers of at
-    /// most <see cref="HashWindow"/> plus a few reads per worker, and write them past the page cache where the file
-    /// system allows it; or read them back from the file (false). For tests and measurements.
+    /// The most memory a pull's transfer buffers take together (<c>--memory</c>): each worker's read buffer
+    /// (<see cref="Concurrency"/> × <see cref="BufferSize"/>), the hash's read buffer, and received bytes held in memory
+    /// until the whole-blob hash reads them. Bytes that find no room go through the page cache and the hash reads them
+    /// back from the file: slower, never wrong. Default <see cref="DefaultMemoryLimit"/>; at least 8 MiB.
+    /// </summary>
+    public long MemoryLimit { get; init; } = DefaultMemoryLimit;
+
+    /// <summary>
+    /// Keep received bytes in memory until the whole-blob hash has read them (true, default), within
+    /// <see cref="MemoryLimit"/>, and write them past the page cache where the file system allows it; or read them back
+    /// from the file (false). For tests and measurements.
     /// </summary>
     internal bool HoldReceivedBytes { get; init; } = true;
 
-    /// <summary>Bytes the held receive buffers may take together; null (default) means <see cref="HashWindow"/> plus 32 MiB plus two reads per worker. For tests.</summary>
+    /// <summary>Bytes the held receive buffers may take together; null (default) means what <see cref="MemoryLimit"/> leaves (<see cref="HeldBytesLimit"/>). For tests.</summary>
     internal long? ReceiveBufferBytes { get; init; }
+
+    /// <summary>The hash's read buffer (bytes not held are read back from the file through it).</summary>
+    internal const int HashReadBufferSize = 4 << 20;
+
+    /// <summary>Bytes of received data a pull may hold in memory: <see cref="MemoryLimit"/> less the workers' and the hash's read buffers.</summary>
+    internal long HeldBytesLimit => ReceiveBufferBytes ?? Math.Max(0, MemoryLimit - ((long)Concurrency * BufferSize) - HashReadBufferSize);
 
     /// <summary>Chunk digests in the eight-lane engine (true) or through OpenSSL (false); null (default) picks by CPU and concurrency. For tests and measurements.</summary>
     internal bool? HashChunksInLanes { get; init; }
@@ -124,6 +144,11 @@ public sealed record PullOptions
         if (HashWindow < (64 << 10))
         {
             throw new ArgumentOutOfRangeException(nameof(HashWindow), HashWindow, "must be at least 64 KiB");
+        }
+
+        if (MemoryLimit < MinMemoryLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MemoryLimit), MemoryLimit, "must be at least 8 MiB");
         }
 
         if (BufferSize is < 4096 or > (16 << 20))

@@ -97,7 +97,7 @@ public sealed class CliTests : IAsyncLifetime
         var (exit, stdout, _) = await RegcProcess.RunAsync(command, "--help");
 
         Assert.Equal(0, exit);
-        foreach (string option in new[] { "--stall-timeout", "--request-timeout", "--max-connections", "--limit-rate", "--retries", "--retry-wait" })
+        foreach (string option in new[] { "--stall-timeout", "--request-timeout", "--max-connections", "--limit-rate", "--memory", "--retries", "--retry-wait" })
         {
             Assert.Contains(option, stdout, StringComparison.Ordinal);
         }

@@ -84,6 +84,8 @@ public sealed class CommandLineMistakeTests : IDisposable
     [InlineData("--concurrency", "0", "--concurrency must be from 1 to 64, not 0")]
     [InlineData("--concurrency", "65", "--concurrency must be from 1 to 64, not 65")]
     [InlineData("--retries", "-1", "--retries must be from 0 to 100, not -1")]
+    [InlineData("--memory", "4M", "--memory takes a size of at least 8M, like 32M or 1G, not \"4M\"")]
+    [InlineData("--memory", "lots", "--memory takes a size of at least 8M, like 32M or 1G, not \"lots\"")]
     public async Task OutOfRangeOption_SaysSoInTheCommandLinesWords(string option, string value, string expected)
     {
         var (exit, _, stderr) = await RunAsync("pull", "http://127.0.0.1:9/library/x", option, value, "--models", _temp.Combine("models"));

@@ -101,6 +101,34 @@ public sealed class ModelPullerTests : IAsyncLifetime
         Assert.Empty(TestModels.Files(target.BlobsDirectory));
     }
 
+    [Theory]
+    [InlineData(8L << 20, 8)] // all of it taken by the workers' buffers: nothing held, the hash reads every byte back
+    [InlineData(16L << 20, 4)] // 8 MiB held at most
+    [InlineData(1L << 30, 8)]
+    public async Task PullAsync_WithinAnyMemoryLimit_StoresTheSameBytes(long limit, int concurrency)
+    {
+        var target = new ModelStore(_temp.Combine("target"));
+        var options = new PullOptions { RangeSize = 4 << 20, ParallelThreshold = 4 << 20, Concurrency = concurrency, MemoryLimit = limit };
+
+        await Puller(target, options).PullAsync([Name()], cancellationToken: TestContext.Current.CancellationToken);
+
+        foreach (Descriptor layer in Manifest.Parse(_manifest).Layers)
+        {
+            Assert.Equal(await File.ReadAllBytesAsync(_source.GetBlobPath(layer.Digest), TestContext.Current.CancellationToken), await File.ReadAllBytesAsync(target.GetBlobPath(layer.Digest), TestContext.Current.CancellationToken));
+        }
+
+        StoreAuditor.AssertConsistent(target);
+    }
+
+    [Fact]
+    public void MemoryLimit_IsSharedBetweenWorkersHashAndHeldBytes_AndRefusedBelow8MiB()
+    {
+        Assert.Equal((48L << 20) - (8L << 20) - (4L << 20), new PullOptions().HeldBytesLimit);
+        Assert.Equal(0, new PullOptions { MemoryLimit = 8L << 20, Concurrency = 16 }.HeldBytesLimit);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Puller(new ModelStore(_temp.Combine("t")), new PullOptions { MemoryLimit = (8L << 20) - 1 }));
+        Assert.Equal(nameof(PullOptions.MemoryLimit), error.ParamName);
+    }
+
     [Fact]
     public async Task PullAsync_CancelledMidTransfer_StopsWithoutAManifestOrAnUnverifiedBlob()
     {

@@ -15,34 +15,28 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-ab.XXXXXX)}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
+source "$root/bench/lib.sh"
 build() { # revision (empty: working tree) output-folder
   local source=$root
   if [ -n "$1" ]; then
     source="$work/src-$(basename "$2")"
     git -C "$root" worktree add --detach "$source" "$1" >/dev/null 2>&1
   fi
-  echo "building $([ -n "$1" ] && echo "$1" || echo 'the working tree') (Release)..." >&2
-  dotnet publish "$source/src/RegistryClient.Cli" -c Release -o "$2" >/dev/null
+  build_regc "$source" "$2"
   [ -n "$1" ] && git -C "$root" worktree remove --force "$source" >/dev/null 2>&1 || true
 }
 build "$rev_a" "$work/a"
 build "$rev_b" "$work/b"
 
-echo "generating a ${size_mib} MiB sample model..." >&2
-TMPDIR="$work" "$work/b/regc" demo --size "$size_mib" --keep > "$work/demo.log"
-source_store=$(sed -n 's/^kept //p' "$work/demo.log")/registry
-blob=$(ls -S "$source_store"/blobs/* | head -1)
-blob_digest="sha256:$(basename "$blob" | cut -d- -f2)"
-blob_size=$(stat -c %s "$blob")
+sample_model "$work/b/regc" "$size_mib"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$work/b/regc" serve --models "$source_store" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
 curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/library/regc-demo/chunksums/$blob_digest"
 
-source "$root/bench/lib.sh"
 name="127.0.0.1:$port/library/regc-demo:latest"
 cat "$blob" > /dev/null
 for run in $(seq "$runs"); do

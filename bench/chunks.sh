@@ -14,21 +14,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-chunks.XXXXXX)}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
-echo "building regc (Release)..." >&2
-dotnet publish "$root/src/RegistryClient.Cli" -c Release -o "$work/regc" >/dev/null
+source "$root/bench/lib.sh"
+build_regc "$root" "$work/regc"
 regc="$work/regc/regc"
 
-echo "generating a ${size_mib} MiB sample model..." >&2
-TMPDIR="$work" "$regc" demo --size "$size_mib" --keep > "$work/demo.log"
-source_store=$(sed -n 's/^kept //p' "$work/demo.log")/registry
-blob=$(ls -S "$source_store"/blobs/* | head -1)
-blob_digest="sha256:$(basename "$blob" | cut -d- -f2)"
-blob_size=$(stat -c %s "$blob")
+sample_model "$regc" "$size_mib"
 
 server_pid=
 start_server() { # chunk size in MiB
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   "$regc" serve --models "$source_store" --listen "127.0.0.1:$port" --chunk-size "$1" >/dev/null 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
@@ -37,7 +32,6 @@ start_server() { # chunk size in MiB
 }
 trap '[ -n "$server_pid" ] && kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
 
-source "$root/bench/lib.sh"
 
 start_server 16
 name="127.0.0.1:$port/library/regc-demo:latest"

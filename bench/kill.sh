@@ -14,18 +14,13 @@ work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-kill.XXXXXX)}
 chunk_mib=16
 concurrency=8
 
-echo "building regc (Release)..." >&2
-dotnet publish "$root/src/RegistryClient.Cli" -c Release -o "$work/regc" >/dev/null
+source "$root/bench/lib.sh"
+build_regc "$root" "$work/regc"
 regc="$work/regc/regc"
 
-echo "generating a ${size_mib} MiB sample model..." >&2
-TMPDIR="$work" "$regc" demo --size "$size_mib" --keep > "$work/demo.log"
-source_store=$(sed -n 's/^kept //p' "$work/demo.log")/registry
-blob=$(ls -S "$source_store"/blobs/* | head -1)
-blob_digest="sha256:$(basename "$blob" | cut -d- -f2)"
-blob_size=$(stat -c %s "$blob")
+sample_model "$regc" "$size_mib"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$regc" serve --models "$source_store" --listen "127.0.0.1:$port" --chunk-size "$chunk_mib" > "$work/access.log" 2>/dev/null &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
@@ -70,7 +65,7 @@ for point in $points; do
 done
 
 echo
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${size_mib} MiB blob from regc serve (${chunk_mib} MiB chunks), --concurrency $concurrency, full pull ${full} s"
+echo "$(machine), ${size_mib} MiB blob from regc serve (${chunk_mib} MiB chunks), --concurrency $concurrency, full pull ${full} s"
 echo "bound: concurrency x chunk size = $(( concurrency * chunk_mib )) MiB"
 echo
 echo "| killed at | MiB sent before the kill | MiB sent to the resumed pull | MiB sent again (beyond the blob) |"

@@ -5,6 +5,19 @@
 if [ "${SHA_EXT:-on}" = off ]; then export OPENSSL_ia32cap=":~0x20000000"; fi
 sha_note() { [ "${SHA_EXT:-on}" = off ] && echo ", SHA extensions masked (SHA_EXT=off)" || true; }
 declare -A results
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+build_regc() { # source-tree output-folder: a Release (native) build of regc
+  echo "building regc (Release) from $1..." >&2
+  dotnet publish "$1/src/RegistryClient.Cli" -c Release -o "$2" >/dev/null
+}
+sample_model() { # regc size_mib: a demo store under $work; sets source_store, blob, blob_digest and blob_size
+  echo "generating a $2 MiB sample model..." >&2
+  TMPDIR="$work" "$1" demo --size "$2" --keep > "$work/demo.log"
+  source_store=$(sed -n 's/^kept //p' "$work/demo.log")/registry
+  blob=$(ls -S "$source_store"/blobs/* | head -1)
+  blob_digest="sha256:$(basename "$blob" | cut -d- -f2)"
+  blob_size=$(stat -c %s "$blob")
+}
 measure() { # name command...: appends "seconds rss_kib" to results[name]
   local name=$1; shift
   rm -rf "$work/out"; mkdir -p "$work/out"

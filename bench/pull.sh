@@ -18,11 +18,11 @@ for tool in docker-registry:docker-registry aria2c:aria2 skopeo:skopeo curl:curl
 done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
 
-echo "building regc (Release)..." >&2
-dotnet publish "$root/src/RegistryClient.Cli" -c Release -o "$work/regc" >/dev/null
+source "$root/bench/lib.sh"
+build_regc "$root" "$work/regc"
 regc="$work/regc/regc"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat > "$work/registry.yml" <<YML
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
@@ -64,7 +64,6 @@ push_model library/bench application/vnd.docker.container.image.v1+json applicat
 push_model library/bench-oci application/vnd.docker.container.image.v1+json application/vnd.docker.image.rootfs.diff.tar.gzip oci
 
 blob_url="$base/v2/library/bench/blobs/$blob_digest"
-source "$root/bench/lib.sh"
 
 cat "$work/blob" > /dev/null
 for run in $(seq "$runs"); do

@@ -13,8 +13,8 @@ work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-verify.XXXXXX)}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 trap 'rm -rf "$work"' EXIT
 
-echo "building regc (Release)..." >&2
-dotnet publish "$root/src/RegistryClient.Cli" -c Release -o "$work/regc" >/dev/null
+source "$root/bench/lib.sh"
+build_regc "$root" "$work/regc"
 regc="$work/regc/regc"
 
 echo "generating a store of $blobs blobs of $blob_mib MiB..." >&2
@@ -27,7 +27,6 @@ done
 total=$(du -cb "$store"/blobs/* | tail -1 | cut -f1)
 cat "$store"/blobs/* > /dev/null
 
-source "$root/bench/lib.sh"
 for run in $(seq "$runs"); do
   echo "run $run/$runs" >&2
   measure "sha256sum (one core)" sha256sum "$store"/blobs/*

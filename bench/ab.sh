@@ -13,9 +13,9 @@ size_mib=${3:-1024}
 runs=${4:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-ab.XXXXXX)}
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
 source "$root/bench/lib.sh"
+install_missing /usr/bin/time:time curl:curl
 build() { # revision (empty: working tree) output-folder
   local source=$root
   if [ -n "$1" ]; then

@@ -12,9 +12,9 @@ size_mib=${1:-1024}
 runs=${2:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-chunks.XXXXXX)}
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
 source "$root/bench/lib.sh"
+install_missing /usr/bin/time:time curl:curl
 build_regc "$root" "$work/regc"
 regc="$work/regc/regc"
 

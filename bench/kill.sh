@@ -15,6 +15,7 @@ chunk_mib=16
 concurrency=8
 
 source "$root/bench/lib.sh"
+install_missing curl:curl bc:bc
 build_regc "$root" "$work/regc"
 regc="$work/regc/regc"
 

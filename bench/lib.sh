@@ -5,6 +5,11 @@
 if [ "${SHA_EXT:-on}" = off ]; then export OPENSSL_ia32cap=":~0x20000000"; fi
 sha_note() { [ "${SHA_EXT:-on}" = off ] && echo ", SHA extensions masked (SHA_EXT=off)" || true; }
 declare -A results
+install_missing() { # command:package...: installs (apt-get) the packages of the commands this machine lacks
+  local need=() tool
+  for tool in "$@"; do command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}"); done
+  if [ ${#need[@]} -gt 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 build_regc() { # source-tree output-folder: a Release (native) build of regc
   echo "building regc (Release) from $1..." >&2
@@ -74,4 +79,48 @@ table() { # "reference[|reference...]" bytes "x <reference> header" name...: the
     awk -v n="$n" -v s="$s" -v f="$ref" -v b="$bytes" -v r="$rss" \
       'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, s, s / f, b / s / 1e6, r / 1024 }'
   done
+}
+
+# A docker-registry (distribution v2) on loopback holding a model with one random SIZE_MIB layer, twice: as
+# library/bench (Ollama's media types) and library/bench-oci (the standard layer type, which skopeo takes). Runs every
+# command through $net (empty, or `ip netns exec NAME` to run inside a network namespace). Sets registry_pid, base,
+# blob_digest, blob_size and blob_url; the caller stops the registry.
+docker_registry_with_model() { # size_mib [port]
+  local port=${2:-$(free_port)}
+  cat > "$work/registry.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/registry}}
+http: {addr: 127.0.0.1:$port, secret: bench}
+YML
+  ${net:-} docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  base="http://127.0.0.1:$port"
+  for _ in $(seq 100); do ${net:-} curl -fs "$base/v2/" >/dev/null && break; sleep 0.1; done
+
+  echo "generating a $1 MiB blob..." >&2
+  head -c "$(($1 * 1048576))" /dev/urandom > "$work/blob"
+  blob_digest="sha256:$(sha256sum "$work/blob" | cut -d' ' -f1)"
+  blob_size=$(stat -c %s "$work/blob")
+  printf '{"model_format":"gguf","rootfs":{"type":"layers","diff_ids":[]}}' > "$work/config"
+  echo "pushing to docker-registry on $base..." >&2
+  push_model library/bench application/vnd.docker.container.image.v1+json application/vnd.ollama.image.model
+  push_model library/bench-oci application/vnd.docker.container.image.v1+json application/vnd.docker.image.rootfs.diff.tar.gzip
+  blob_url="$base/v2/library/bench/blobs/$blob_digest"
+}
+push_blob() { # repo file: pushed to $base as one monolithic upload
+  local location digest
+  digest="sha256:$(sha256sum "$2" | cut -d' ' -f1)"
+  location=$(${net:-} curl -fsS -X POST -D - -o /dev/null "$base/v2/$1/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+  case "$location" in http*) ;; *) location="$base$location" ;; esac
+  case "$location" in *\?*) location="$location&digest=$digest" ;; *) location="$location?digest=$digest" ;; esac
+  ${net:-} curl -fsS -X PUT -H 'Content-Type: application/octet-stream' -T "$2" "$location" -o /dev/null
+}
+push_model() { # repo config-type layer-type: $work/config and $work/blob, tagged latest
+  push_blob "$1" "$work/config"
+  push_blob "$1" "$work/blob"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"%s","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"%s","digest":"%s","size":%s}]}' \
+    "$2" "$(sha256sum "$work/config" | cut -d' ' -f1)" "$(stat -c %s "$work/config")" "$3" "$blob_digest" "$blob_size" > "$work/manifest"
+  ${net:-} curl -fsS -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' --data-binary "@$work/manifest" \
+    "$base/v2/$1/manifests/latest" -o /dev/null
 }

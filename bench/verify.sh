@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Verify benchmark: `regc verify` over a store of many blobs beside the references on the same files: sha256sum and
 # openssl dgst one file after another (one core), and openssl dgst on all cores (xargs -P nproc), the all-core
-# SHA-256 rate verify should come near. The files are read from the page cache in every run (warmed first).
+# SHA-256 rate verify should come near; and `regc verify --fast` (fingerprints recorded by a first full verify)
+# beside `cat` of the same files, the rate at which they can be read at all. The files are read from the page cache
+# in every run (warmed first).
 #
 # usage: bench/verify.sh [BLOBS=16] [BLOB_MIB=64] [RUNS=5]        SHA_EXT=off masks SHA-NI (see lib.sh)
 set -euo pipefail
@@ -10,10 +12,10 @@ blob_mib=${2:-64}
 runs=${3:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/regc-verify.XXXXXX)}
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 trap 'rm -rf "$work"' EXIT
 
 source "$root/bench/lib.sh"
+install_missing /usr/bin/time:time curl:curl
 build_regc "$root" "$work/regc"
 regc="$work/regc/regc"
 
@@ -26,6 +28,7 @@ for i in $(seq "$blobs"); do # distinct pseudo-random bytes, named by their dige
 done
 total=$(du -cb "$store"/blobs/* | tail -1 | cut -f1)
 cat "$store"/blobs/* > /dev/null
+"$regc" verify --models "$store" > /dev/null # records the fingerprints verify --fast compares with
 
 for run in $(seq "$runs"); do
   echo "run $run/$runs" >&2
@@ -33,10 +36,14 @@ for run in $(seq "$runs"); do
   measure "openssl dgst -sha256 (one core)" openssl dgst -sha256 "$store"/blobs/*
   measure "openssl dgst -sha256, xargs -P $(nproc) (all cores)" bash -c "ls '$store'/blobs/* | xargs -P $(nproc) -n 1 openssl dgst -sha256"
   measure "regc verify" "$regc" verify --models "$store"
+  measure "cat (reading only)" cat "$store"/blobs/*
+  measure "regc verify --fast" "$regc" verify --fast --models "$store"
 done
 
 echo
 echo "$(machine), $blobs blobs of $blob_mib MiB ($((total >> 20)) MiB) from the page cache, median of $runs runs$(sha_note)"
 echo
 table "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "$total" "x all-core openssl" \
-  "sha256sum (one core)" "openssl dgst -sha256 (one core)" "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "regc verify"
+  "sha256sum (one core)" "openssl dgst -sha256 (one core)" "openssl dgst -sha256, xargs -P $(nproc) (all cores)" "regc verify" "regc verify --fast"
+echo
+table "cat (reading only)" "$total" "x cat" "cat (reading only)" "regc verify --fast"

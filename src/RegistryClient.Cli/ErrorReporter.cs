@@ -74,6 +74,7 @@ internal static class ErrorReporter
         "MaxConnectionsPerServer" => "--max-connections",
         "LimitRate" => "--limit-rate",
         "MemoryLimit" => "--memory",
+        "RangeSize" => "--range-size",
         _ => null,
     };
 

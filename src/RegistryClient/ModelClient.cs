@@ -113,7 +113,15 @@ public sealed class ModelClient : IDisposable
     public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) => new StoreVerifier(Store).VerifyAsync(cancellationToken);
 
     /// <summary>
-    /// Fetches again what <paramref name="report"/> (null: a fresh <see cref="VerifyAsync"/>) found damaged or missing,
+    /// Checks the store; with <paramref name="fast"/>, blobs with fingerprints are compared with them at disk speed
+    /// instead of hashed (accidental damage since SHA-256 last proved them, not tampering; see <see cref="StoreVerifier"/>).
+    /// </summary>
+    /// <param name="fast">Compare with fingerprints where they are kept.</param>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    public Task<VerifyReport> VerifyAsync(bool fast, CancellationToken cancellationToken = default) => new StoreVerifier(Store).VerifyAsync(fast, cancellationToken);
+
+    /// <summary>
+    /// Fetches again what <paramref name="report"/> (null: a fresh <see cref="VerifyAsync(CancellationToken)"/>) found damaged or missing,
     /// from the registries of the models that name it; nothing on disk changes until each registry has the blob.
     /// </summary>
     /// <param name="report">What to repair; null means verify first.</param>

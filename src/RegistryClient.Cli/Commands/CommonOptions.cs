@@ -116,6 +116,12 @@ internal static class CommonOptions
         HelpName = "SIZE",
     };
 
+    public static Option<string?> RangeSize() => new("--range-size")
+    {
+        Description = "The size of each range request for a blob fetched without chunksums (from 64k to 1G), like 8M. Large blobs come in ranges of this size over --concurrency connections. Default 16M",
+        HelpName = "SIZE",
+    };
+
     public static Option<int> Retries() => new("--retries")
     {
         Description = "How often a failed request is tried again in a row without progress when the failure can pass (resets, stalls, 408/429/5xx), with exponential backoff and jitter. "
@@ -133,12 +139,12 @@ internal static class CommonOptions
 
     /// <summary>The transfer options of pull (and later mirror and verify --repair), created together.</summary>
     public sealed record TransferOptions(
-        Option<double> StallTimeout, Option<double?> RequestTimeout, Option<double> ConnectTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<string?> Memory, Option<int> Retries, Option<double> RetryWait)
+        Option<double> StallTimeout, Option<double?> RequestTimeout, Option<double> ConnectTimeout, Option<int?> MaxConnections, Option<string?> LimitRate, Option<string?> Memory, Option<string?> RangeSize, Option<int> Retries, Option<double> RetryWait)
     {
         public static TransferOptions Create() => new(
-            CommonOptions.StallTimeout(), CommonOptions.RequestTimeout(), CommonOptions.ConnectTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Memory(), CommonOptions.Retries(), CommonOptions.RetryWait());
+            CommonOptions.StallTimeout(), CommonOptions.RequestTimeout(), CommonOptions.ConnectTimeout(), CommonOptions.MaxConnections(), CommonOptions.LimitRate(), CommonOptions.Memory(), CommonOptions.RangeSize(), CommonOptions.Retries(), CommonOptions.RetryWait());
 
-        public IEnumerable<Option> All => [StallTimeout, RequestTimeout, ConnectTimeout, MaxConnections, LimitRate, Memory, Retries, RetryWait];
+        public IEnumerable<Option> All => [StallTimeout, RequestTimeout, ConnectTimeout, MaxConnections, LimitRate, Memory, RangeSize, Retries, RetryWait];
     }
 
     /// <summary>Applies the transfer options (a manifest request gets the stall timeout as its limit unless --request-timeout is given); throws <see cref="ArgumentException"/> with the option named.</summary>
@@ -195,6 +201,15 @@ internal static class CommonOptions
             rate = parsed;
         }
 
+        long rangeSize = pull.RangeSize;
+        if (result.GetValue(options.RangeSize) is { } range)
+        {
+            if (!Units.TryParseBytes(range, out rangeSize) || rangeSize is < (64 << 10) or > (1L << 30))
+            {
+                throw new ArgumentException($"--range-size takes a size from 64k to 1G, like 8M, not \"{range}\"");
+            }
+        }
+
         long memory = pull.MemoryLimit;
         if (result.GetValue(options.Memory) is { } size)
         {
@@ -218,6 +233,7 @@ internal static class CommonOptions
                 StallTimeout = TimeSpan.FromSeconds(stall),
                 LimitRate = rate,
                 MemoryLimit = memory,
+                RangeSize = rangeSize,
                 Concurrency = connections is { } n ? Math.Min(n, pull.Concurrency) : pull.Concurrency,
                 DirectWrites = Environment.GetEnvironmentVariable(DirectIoVariable) != "0",
                 StageReached = CrashAt(Environment.GetEnvironmentVariable(CrashAtVariable)),

@@ -84,12 +84,12 @@ public sealed class StorePruner
             }
         }
 
-        foreach (string path in Files(_store.ChunkSumsDirectory, "*"))
+        foreach (string path in Files(_store.ChunkSumsDirectory, "*").Concat(Files(_store.FingerprintsDirectory, "*")))
         {
             string name = Path.GetFileName(path);
             if (name.Length < 71 || !Digest.TryParseFileName(name.AsSpan(0, 71), out Digest digest) || !present.Contains(digest) || pruned.Contains(digest))
             {
-                items.Add(new PruneItem(path, Size(path), "chunk digests of a blob not in the store"));
+                items.Add(new PruneItem(path, Size(path), "chunk digests or fingerprints of a blob not in the store"));
             }
         }
 
@@ -146,7 +146,7 @@ public sealed class StorePruner
 
         foreach (Digest digest in unused)
         {
-            foreach (string path in _store.GetChunkSumsFiles(digest).Prepend(_store.GetBlobPath(digest)).Where(File.Exists))
+            foreach (string path in _store.GetSidecarFiles(digest).Prepend(_store.GetBlobPath(digest)).Where(File.Exists))
             {
                 removed.Add(new PruneItem(path, Size(path), "no longer used"));
                 File.Delete(path);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.IO.Hashing;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using RegistryClient.Content;
@@ -14,7 +15,9 @@ namespace RegistryClient.Maintenance;
 /// are hashed in parallel on all cores, largest first so that one big blob does not start last. A blob whose
 /// digest fails and whose chunk digests the store holds (a sidecar written by a pull or by <c>regc serve</c>) is
 /// checked chunk by chunk in parallel, to name the damaged ranges (which <c>verify --repair</c> then re-fetches).
-/// Read-only: it never changes the store.
+/// A blob proven by its SHA-256 gets its fingerprints recorded (<see cref="BlobFingerprints"/>, in <c>.regc/</c>):
+/// the fast check compares each blob's pieces with them, all pieces of all blobs in parallel, at disk speed, and
+/// falls back to the SHA-256 for a blob without them. It changes nothing else in the store.
 /// </summary>
 public sealed class StoreVerifier
 {
@@ -34,9 +37,17 @@ public sealed class StoreVerifier
         _parallelism = parallelism == 0 ? Environment.ProcessorCount : parallelism;
     }
 
-    /// <summary>Checks the whole store.</summary>
+    /// <summary>Checks the whole store, every blob by its SHA-256.</summary>
     /// <exception cref="StoreException">The store does not exist.</exception>
-    public async Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default)
+    public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) => VerifyAsync(fast: false, cancellationToken);
+
+    /// <summary>
+    /// Checks the whole store. With <paramref name="fast"/>, a blob with fingerprints is compared with them instead of
+    /// hashed by SHA-256: that finds accidental damage since SHA-256 last proved the blob (bit rot, a failing disk),
+    /// not a deliberate change, which can rewrite the fingerprints too.
+    /// </summary>
+    /// <exception cref="StoreException">The store does not exist.</exception>
+    public async Task<VerifyReport> VerifyAsync(bool fast, CancellationToken cancellationToken = default)
     {
         long started = Stopwatch.GetTimestamp();
         if (!Directory.Exists(_store.Root))
@@ -117,33 +128,103 @@ public sealed class StoreVerifier
 
         long hashed = 0;
         int count = 0;
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(blobs.OrderByDescending(b => b.Size), parallel, async (blob, token) =>
+        var toHash = new List<(Digest Digest, string Path, long Size)>();
+        var toCompare = new List<(Digest Digest, string Path, BlobFingerprints Prints)>();
+        foreach ((Digest digest, string path, long size) blob in blobs)
         {
-            IReadOnlyList<string> models = ModelsOf(blob.Digest);
-            if (references.TryGetValue(blob.Digest, out var entry) && entry.Size != blob.Size)
+            if (references.TryGetValue(blob.digest, out var entry) && entry.Size != blob.size)
             {
-                findings.Add(new VerifyFinding(FindingKind.WrongSize, blob.Digest, blob.Path, blob.Size, models, $"{blob.Digest} has {blob.Size} bytes, its manifest says {entry.Size}"));
-                return;
+                findings.Add(new VerifyFinding(FindingKind.WrongSize, blob.digest, blob.path, blob.size, ModelsOf(blob.digest), $"{blob.digest} has {blob.size} bytes, its manifest says {entry.Size}"));
             }
+            else if (fast && _store.TryReadFingerprints(blob.digest, blob.size) is { } prints)
+            {
+                toCompare.Add((blob.digest, blob.path, prints));
+            }
+            else
+            {
+                toHash.Add(blob);
+            }
+        }
 
-            VerifyFinding? finding = await CheckBlobAsync(blob.Digest, blob.Path, blob.Size, models, token).ConfigureAwait(false);
-            Interlocked.Add(ref hashed, blob.Size);
+        void Checked(Digest digest, string path, long size, VerifyFinding? finding)
+        {
+            Interlocked.Add(ref hashed, size);
             Interlocked.Increment(ref count);
             if (finding is not null)
             {
                 findings.Add(finding);
             }
-            else if (models.Count == 0)
+            else if (ModelsOf(digest).Count == 0)
             {
-                findings.Add(new VerifyFinding(FindingKind.Orphaned, blob.Digest, blob.Path, blob.Size, [], $"{blob.Digest.Short} is named by no manifest; regc prune removes it"));
+                findings.Add(new VerifyFinding(FindingKind.Orphaned, digest, path, size, [], $"{digest.Short} is named by no manifest; regc prune removes it"));
             }
-        }).ConfigureAwait(false);
+        }
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(toHash.OrderByDescending(b => b.Size), parallel, async (blob, token) =>
+            Checked(blob.Digest, blob.Path, blob.Size, await CheckBlobAsync(blob.Digest, blob.Path, blob.Size, ModelsOf(blob.Digest), token).ConfigureAwait(false))).ConfigureAwait(false);
+        foreach ((Digest digest, string path, long size, VerifyFinding? finding) in await ComparePiecesAsync(toCompare, ModelsOf, cancellationToken).ConfigureAwait(false))
+        {
+            Checked(digest, path, size, finding);
+        }
 
         VerifyFinding[] ordered = findings
             .OrderBy(f => f.IsDamage ? 0 : 1).ThenBy(f => f.Kind).ThenBy(f => f.Path, StringComparer.Ordinal)
             .ToArray();
-        return new VerifyReport(ordered, manifests, count, hashed, Stopwatch.GetElapsedTime(started));
+        return new VerifyReport(ordered, manifests, count, hashed, Stopwatch.GetElapsedTime(started)) { ComparedBlobs = toCompare.Count };
+    }
+
+    /// <summary>
+    /// Compares every piece of every blob in <paramref name="blobs"/> with its fingerprint, all in parallel; returns
+    /// each blob with its finding (null when every piece matches).
+    /// </summary>
+    private async Task<List<(Digest Digest, string Path, long Size, VerifyFinding? Finding)>> ComparePiecesAsync(
+        List<(Digest Digest, string Path, BlobFingerprints Prints)> blobs, Func<Digest, IReadOnlyList<string>> modelsOf, CancellationToken cancellationToken)
+    {
+        var bad = blobs.Select(_ => new ConcurrentBag<Chunk>()).ToArray();
+        var unreadable = new ConcurrentDictionary<int, string>();
+        var pieces = blobs.SelectMany((blob, b) => Enumerable.Range(0, blob.Prints.Count).Select(piece => (Blob: b, Piece: piece)));
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(pieces, parallel, async (item, token) =>
+        {
+            (Digest _, string path, BlobFingerprints prints) = blobs[item.Blob];
+            Chunk piece = prints.Piece(item.Piece);
+            try
+            {
+                using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+                var hash = new XxHash128();
+                if (await ReadRangeAsync(handle, piece, hash.Append, token).ConfigureAwait(false) != piece.Length || !prints.Matches(item.Piece, hash))
+                {
+                    bad[item.Blob].Add(piece);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                unreadable.TryAdd(item.Blob, e.Message);
+            }
+        }).ConfigureAwait(false);
+
+        var results = new List<(Digest, string, long, VerifyFinding?)>();
+        for (int b = 0; b < blobs.Count; b++)
+        {
+            (Digest digest, string path, BlobFingerprints prints) = blobs[b];
+            IReadOnlyList<string> models = modelsOf(digest);
+            string orphan = models.Count == 0 ? "; no manifest names it (regc prune removes it)" : string.Empty;
+            Chunk[] damaged = bad[b].OrderBy(c => c.Start).ToArray();
+            VerifyFinding? finding = unreadable.TryGetValue(b, out string? error)
+                ? new VerifyFinding(FindingKind.Corrupt, digest, path, prints.BlobSize, models, $"{digest} cannot be read: {error}")
+                : damaged.Length > 0
+                    ? new VerifyFinding(
+                        FindingKind.Corrupt, digest, path, prints.BlobSize, models,
+                        $"{digest} differs from its fingerprints in bytes {string.Join(", ", damaged.Take(5))}{(damaged.Length > 5 ? ", ..." : string.Empty)} (damaged since SHA-256 last proved it){orphan}")
+                    {
+                        BadChunks = damaged,
+                    }
+                    : null;
+            results.Add((digest, path, prints.BlobSize, finding));
+        }
+
+        return results;
     }
 
     /// <summary>Hashes one blob; null when it matches its name, else the finding (with its bad chunks when known).</summary>
@@ -153,9 +234,11 @@ public sealed class StoreVerifier
         try
         {
             using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous | FileOptions.SequentialScan);
-            await HashRangeAsync(handle, new Chunk(0, size - 1), actual, cancellationToken).ConfigureAwait(false);
+            var prints = new BlobFingerprints.Builder(size);
+            await HashRangeAsync(handle, new Chunk(0, size - 1), actual, prints, cancellationToken).ConfigureAwait(false);
             if (digest.Matches(actual))
             {
+                await KeepFingerprintsAsync(digest, prints.Finish(), cancellationToken).ConfigureAwait(false);
                 return null;
             }
 
@@ -188,7 +271,7 @@ public sealed class StoreVerifier
         await Parallel.ForEachAsync(sums.Chunks, parallel, async (chunk, token) =>
         {
             byte[] actual = new byte[SHA256.HashSizeInBytes];
-            await HashRangeAsync(handle, chunk.Range, actual, token).ConfigureAwait(false);
+            await HashRangeAsync(handle, chunk.Range, actual, null, token).ConfigureAwait(false);
             if (!chunk.Digest.Matches(actual))
             {
                 bad.Add(chunk.Range);
@@ -197,31 +280,59 @@ public sealed class StoreVerifier
         return bad.OrderBy(c => c.Start).ToArray();
     }
 
-    private static async Task HashRangeAsync(SafeFileHandle handle, Chunk range, byte[] result, CancellationToken cancellationToken)
+    /// <summary>The blob was proven by its SHA-256: keeps its fingerprints unless the same ones are kept already.</summary>
+    private async Task KeepFingerprintsAsync(Digest digest, BlobFingerprints prints, CancellationToken cancellationToken)
+    {
+        if (_store.TryReadFingerprints(digest, prints.BlobSize)?.ToBytes().AsSpan().SequenceEqual(prints.ToBytes()) != true)
+        {
+            await _store.TryKeepFingerprintsAsync(digest, prints, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Hashes a range by SHA-256 into <paramref name="result"/>, fingerprinting it too when <paramref name="prints"/> is given.</summary>
+    private static async Task HashRangeAsync(SafeFileHandle handle, Chunk range, byte[] result, BlobFingerprints.Builder? prints, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await ReadRangeAsync(
+            handle,
+            range,
+            bytes =>
+            {
+                hash.AppendData(bytes);
+                prints?.Append(bytes);
+            },
+            cancellationToken).ConfigureAwait(false); // a file shorter than its size does not match its digest
+        hash.GetHashAndReset(result);
+    }
+
+    /// <summary>Reads a range in order, handing each read to <paramref name="consume"/>; returns the bytes read (fewer at the end of a short file).</summary>
+    private static async Task<long> ReadRangeAsync(SafeFileHandle handle, Chunk range, ReadOnlySpanAction consume, CancellationToken cancellationToken)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            for (long offset = range.Start; offset <= range.End;)
+            long offset = range.Start;
+            while (offset <= range.End)
             {
                 int read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(BufferSize, range.End - offset + 1)), offset, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
-                    break; // shorter than its size: the digest will not match
+                    break;
                 }
 
-                hash.AppendData(buffer, 0, read);
+                consume(buffer.AsSpan(0, read));
                 offset += read;
             }
 
-            hash.GetHashAndReset(result);
+            return offset - range.Start;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private delegate void ReadOnlySpanAction(ReadOnlySpan<byte> bytes);
 
     private static long FileSize(string path)
     {

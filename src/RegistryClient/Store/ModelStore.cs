@@ -32,6 +32,7 @@ public sealed class ModelStore
         PartialDirectory = Path.Combine(StateDirectory, "partial");
         TempDirectory = Path.Combine(StateDirectory, "tmp");
         ChunkSumsDirectory = Path.Combine(StateDirectory, "chunksums");
+        FingerprintsDirectory = Path.Combine(StateDirectory, "fingerprints");
     }
 
     /// <summary>The store's root folder (absolute).</summary>
@@ -120,6 +121,51 @@ public sealed class ModelStore
         Directory.Exists(ChunkSumsDirectory)
             ? Directory.GetFiles(ChunkSumsDirectory, digest.FileName + ".*").Order(StringComparer.Ordinal).ToArray()
             : [];
+
+    /// <summary><c>&lt;root&gt;/.regc/fingerprints</c>: fingerprints of proven blobs, for <c>regc verify --fast</c> (<see cref="BlobFingerprints"/>).</summary>
+    public string FingerprintsDirectory { get; }
+
+    /// <summary>Where a blob's fingerprints are kept.</summary>
+    public string GetFingerprintsPath(Digest digest) => Path.Combine(FingerprintsDirectory, digest.FileName);
+
+    /// <summary>
+    /// Keeps the fingerprints of a blob just proven by its SHA-256. Best effort: false when the store cannot be
+    /// written (the blob is then checked by its SHA-256 next time).
+    /// </summary>
+    public async Task<bool> TryKeepFingerprintsAsync(Digest digest, BlobFingerprints fingerprints, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(fingerprints);
+        try
+        {
+            EnsureDirectory(FingerprintsDirectory);
+            await WriteAtomicallyAsync(GetFingerprintsPath(digest), fingerprints.ToBytes(), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The kept fingerprints of a blob of <paramref name="size"/> bytes; null when none are kept, readable and intact for that size.</summary>
+    public BlobFingerprints? TryReadFingerprints(Digest digest, long size)
+    {
+        try
+        {
+            var info = new FileInfo(GetFingerprintsPath(digest));
+            return info.Exists && info.LinkTarget is null && info.Length <= 64 + (16L * BlobFingerprints.PieceCount(size))
+                ? BlobFingerprints.TryParse(File.ReadAllBytes(info.FullName), size)
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Everything kept in <c>.regc/</c> about a complete blob: its chunk digest sidecars and its fingerprints.</summary>
+    public IReadOnlyList<string> GetSidecarFiles(Digest digest) =>
+        [.. GetChunkSumsFiles(digest), .. File.Exists(GetFingerprintsPath(digest)) ? [GetFingerprintsPath(digest)] : Array.Empty<string>()];
 
     /// <summary>
     /// The store root to use: <paramref name="explicitRoot"/> when given, else <c>$OLLAMA_MODELS</c>,

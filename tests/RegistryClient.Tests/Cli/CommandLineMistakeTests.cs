@@ -85,6 +85,7 @@ public sealed class CommandLineMistakeTests : IDisposable
     [InlineData("--concurrency", "65", "--concurrency must be from 1 to 64, not 65")]
     [InlineData("--retries", "-1", "--retries must be from 0 to 100, not -1")]
     [InlineData("--memory", "4M", "--memory takes a size of at least 8M, like 32M or 1G, not \"4M\"")]
+    [InlineData("--range-size", "2G", "--range-size takes a size from 64k to 1G, like 8M, not \"2G\"")]
     [InlineData("--memory", "lots", "--memory takes a size of at least 8M, like 32M or 1G, not \"lots\"")]
     public async Task OutOfRangeOption_SaysSoInTheCommandLinesWords(string option, string value, string expected)
     {

@@ -90,7 +90,7 @@ public sealed class VerifyRepairTests : IDisposable
         Assert.Contains("cannot connect to", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(damaged, File.ReadAllBytes(path)); // still in blobs/, byte for byte: the best copy there is
-        Assert.Equal(stateBefore, TestModels.Files(target.StateDirectory)); // no partial, no marker
+        Assert.Equal(stateBefore, TestModels.Files(target.StateDirectory).Where(f => !f.StartsWith("fingerprints/", StringComparison.Ordinal))); // no partial, no marker
         Assert.Contains($"corrupt      {layer.Digest} hashes to", stdout, StringComparison.Ordinal);
 
         (exit, stdout, _) = await RegcProcess.RunAsync("verify", "--models", target.Root);
@@ -148,6 +148,11 @@ public sealed class VerifyRepairTests : IDisposable
         Assert.Contains(findings, f => f.Kind == "bad-manifest");
         Assert.Equal(7 + 1, findings.Count); // the two partial files count as two findings
         Assert.All(findings.Take(4), f => Assert.Contains(f.Kind, new[] { "corrupt", "wrong-size", "missing", "bad-manifest" })); // damage first
-        Assert.False(Directory.Exists(store.StateDirectory)); // verify wrote nothing
+        // verify wrote nothing but the fingerprints of the blobs SHA-256 proved (all but the corrupt and the wrong-size one)
+        Assert.Equal(
+            Directory.GetFiles(store.BlobsDirectory, "sha256-*").Select(Path.GetFileName)
+                .Where(n => n!.Length == 71 && n != a.Layers[0].Digest.FileName && n != b.Layers[0].Digest.FileName)
+                .Select(n => "fingerprints/" + n).Order(StringComparer.Ordinal),
+            TestModels.Files(store.StateDirectory));
     }
 }

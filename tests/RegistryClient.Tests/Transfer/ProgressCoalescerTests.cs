@@ -58,6 +58,35 @@ public sealed class ProgressCoalescerTests
         Assert.Equal([500L, 500], seen.Select(p => p.Completed));
     }
 
+    [Fact]
+    public void RunningReports_AllocateNothing()
+    {
+        // Workers report every receive buffer (1 MiB): a report, passed on or thinned out, must not allocate.
+        var time = new ManualTime();
+        var count = new Count();
+        var coalescer = new ProgressCoalescer(count, time);
+        coalescer.Report(new PullProgress(s_blob, 0, 1 << 30, TransferState.Started));
+        coalescer.Report(Running(s_blob, 1)); // the blob's entry exists from here on
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            coalescer.Report(Running(s_blob, i));
+            time.Advance(TimeSpan.FromMilliseconds(10));
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.InRange(count.Reports, 1000, 1100); // one in ten passed on
+    }
+
+    private sealed class Count : IProgress<PullProgress>
+    {
+        public int Reports { get; private set; }
+
+        public void Report(PullProgress value) => Reports++;
+    }
+
     private sealed class Collect(List<PullProgress> into) : IProgress<PullProgress>
     {
         public void Report(PullProgress value) => into.Add(value);

@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Win32.SafeHandles;
@@ -225,9 +225,13 @@ internal sealed class RegistryHandler
         }
     }
 
+    /// <summary>
+    /// Sends <paramref name="length"/> bytes of the file from <paramref name="start"/>, read straight into the response's
+    /// own buffers (no copy between a read buffer and Kestrel's).
+    /// </summary>
     private static async Task CopyAsync(HttpContext context, SafeFileHandle handle, long start, long length)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        PipeWriter body = context.Response.BodyWriter;
         long sent = 0;
         try
         {
@@ -235,7 +239,7 @@ internal sealed class RegistryHandler
             while (sent < length)
             {
                 int want = (int)Math.Min(CopyBufferSize, length - sent);
-                int read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, want), start + sent, aborted).ConfigureAwait(false);
+                int read = await RandomAccess.ReadAsync(handle, body.GetMemory(want)[..want], start + sent, aborted).ConfigureAwait(false);
                 if (read == 0)
                 {
                     // The file shrank under us: never end a response short and clean.
@@ -243,9 +247,13 @@ internal sealed class RegistryHandler
                     return;
                 }
 
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), aborted).ConfigureAwait(false);
+                body.Advance(read);
                 sent += read;
-                context.Items[AccessLog.BytesSentKey] = sent;
+                FlushResult flushed = await body.FlushAsync(aborted).ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    return; // the connection is gone
+                }
             }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -254,7 +262,7 @@ internal sealed class RegistryHandler
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            context.Items[AccessLog.BytesSentKey] = sent;
         }
     }
 

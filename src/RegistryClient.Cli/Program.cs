@@ -38,6 +38,7 @@ internal static class Program
         + "Large layers come over parallel HTTP ranges and are verified while they arrive.")
     {
         PullCommand.Create(),
+        PushCommand.Create(),
         ServeCommand.Create(),
         ListCommand.Create(),
         VerifyCommand.Create(),

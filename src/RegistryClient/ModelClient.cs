@@ -89,6 +89,22 @@ public sealed class ModelClient : IDisposable
         Puller().PullAsync(names, progress, cancellationToken);
 
     /// <summary>
+    /// Pushes a model of the store to a registry (its own name's, or <paramref name="target"/>): blobs the registry
+    /// has are skipped, the others uploaded in chunks, the manifest last. An interrupted push continues where the
+    /// registry's upload session stands (recorded in the store after every chunk).
+    /// </summary>
+    /// <param name="name">The model in the store.</param>
+    /// <param name="target">Where to push it (<c>host:port/namespace/model:tag</c>); null means <paramref name="name"/> itself.</param>
+    /// <param name="options">Chunk size and blobs at once; null means the defaults.</param>
+    /// <param name="progress">Receives each blob's uploaded bytes; null means none.</param>
+    /// <param name="cancellationToken">Cancels the push; acknowledged bytes stay with the registry's session for the next push.</param>
+    /// <exception cref="ModelNotInStoreException">The store has no such model.</exception>
+    /// <exception cref="RegistryResponseException">The registry refused (read-only, credentials that may not push, a rejected manifest).</exception>
+    public Task<PushResult> PushAsync(string name, string? target = null, PushOptions? options = null, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new ModelPusher(Registry, Store, options, _loggerFactory?.CreateLogger<ModelPusher>())
+            .PushAsync(ModelName.Parse(name), target is null ? null : ModelName.Parse(target), progress, cancellationToken);
+
+    /// <summary>
     /// Mirrors models into another folder, laid out as an Ollama store or an OCI layout: registry names, <c>oci:DIR:REF</c>
     /// references, or the models of a local store (<see cref="MirrorOptions.FromStore"/>).
     /// </summary>

@@ -83,7 +83,7 @@ internal static class LoginCommand
         return (name.RegistryUri(insecure), DockerConfig.Normalize(name.Host));
     }
 
-    private static string? Ask(string prompt, bool secret)
+    internal static string? Ask(string prompt, bool secret)
     {
         if (Console.IsInputRedirected || Console.IsOutputRedirected)
         {
@@ -100,8 +100,10 @@ internal static class LoginCommand
         return text.TrimEnd('\r', '\n');
     }
 
-    private sealed class OneCredential(string authority, RegistryCredential credential) : ICredentialSource
+    /// <summary>One credential for one registry; every other host asks <paramref name="others"/> (none when null).</summary>
+    internal sealed class OneCredential(string authority, RegistryCredential credential, ICredentialSource? others = null) : ICredentialSource
     {
-        public RegistryCredential? Find(string wanted) => string.Equals(DockerConfig.Normalize(wanted), authority, StringComparison.Ordinal) ? credential : null;
+        public RegistryCredential? Find(string wanted) =>
+            string.Equals(DockerConfig.Normalize(wanted), authority, StringComparison.Ordinal) ? credential : others?.Find(wanted);
     }
 }

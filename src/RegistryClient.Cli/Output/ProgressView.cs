@@ -28,6 +28,9 @@ internal sealed class ProgressView : IProgress<string>
         Tracker = new ProgressTracker(this);
     }
 
+    /// <summary>What a blob's line says is happening to it: "pulling" (default) or "pushing".</summary>
+    public string Verb { get; init; } = "pulling";
+
     /// <summary>The progress to hand to a pull: blob reports are added up for the display, status reports shown as lines.</summary>
     public ProgressTracker Tracker { get; }
 
@@ -99,7 +102,7 @@ internal sealed class ProgressView : IProgress<string>
                     {
                         if (!tasks.TryGetValue(blob.Digest, out ProgressTask? task))
                         {
-                            string label = blob.State == TransferState.Cached ? $"{blob.Digest.Short} (present)" : $"pulling {blob.Digest.Short}";
+                            string label = blob.State == TransferState.Cached ? $"{blob.Digest.Short} (present)" : $"{Verb} {blob.Digest.Short}";
                             task = context.AddTask(label, autoStart: true, maxValue: Math.Max(blob.Total, 1));
                             tasks.Add(blob.Digest, task);
                         }
@@ -111,7 +114,7 @@ internal sealed class ProgressView : IProgress<string>
                             string retry = blob.Retry is { } r && blob.State == TransferState.Running && r.IsCurrent(now)
                                 ? $": [yellow]{Markup.Escape(r.Describe(blob.Total, now))}[/]"
                                 : string.Empty;
-                            task.Description = $"pulling {blob.Digest.Short}{resumed}{retry}";
+                            task.Description = $"{Verb} {blob.Digest.Short}{resumed}{retry}";
                         }
 
                         task.Value = blob.Total == 0 && blob.State is TransferState.Completed or TransferState.Cached ? 1 : blob.Completed;
@@ -155,7 +158,7 @@ internal sealed class ProgressView : IProgress<string>
                 {
                     // One line per episode of retries, not per attempt.
                     _retriesShown[blob.Digest] = retry.Episode;
-                    _out.WriteLine($"pulling {blob.Digest.Short}: {retry.Describe(blob.Total, retry.Ticks)}; bytes received are kept, further retries of this episode are not shown");
+                    _out.WriteLine($"{Verb} {blob.Digest.Short}: {retry.Describe(blob.Total, retry.Ticks)}; bytes received are kept, further retries of this episode are not shown");
                 }
 
                 _shown.TryGetValue(blob.Digest, out var last);
@@ -185,14 +188,14 @@ internal sealed class ProgressView : IProgress<string>
         }
     }
 
-    private static string FormatRunning(ProgressTracker.BlobProgress blob, long completed, double rate)
+    private string FormatRunning(ProgressTracker.BlobProgress blob, long completed, double rate)
     {
         double percent = blob.Total == 0 ? 100 : completed * 100.0 / blob.Total;
         string eta = rate > 0 ? " ETA " + Units.Duration(TimeSpan.FromSeconds((blob.Total - completed) / rate)) : string.Empty;
         string resumed = blob.Reused > 0 ? $" ({Units.Bytes(blob.Reused)} resumed)" : string.Empty;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"pulling {blob.Digest.Short}: {percent,3:0}% {Units.Bytes(completed)}/{Units.Bytes(blob.Total)} {(rate > 0 ? Units.Rate(rate) : string.Empty)}{eta}{resumed}");
+            $"{Verb} {blob.Digest.Short}: {percent,3:0}% {Units.Bytes(completed)}/{Units.Bytes(blob.Total)} {(rate > 0 ? Units.Rate(rate) : string.Empty)}{eta}{resumed}");
     }
 
     private void WriteJsonProgress(bool final)
@@ -226,7 +229,7 @@ internal sealed class ProgressView : IProgress<string>
             _shown[blob.Digest] = (completed, state, 1);
             WriteJson(new Dictionary<string, object>
             {
-                ["status"] = $"pulling {blob.Digest.Short}",
+                ["status"] = $"{Verb} {blob.Digest.Short}",
                 ["digest"] = blob.Digest.ToString(),
                 ["total"] = blob.Total,
                 ["completed"] = completed,

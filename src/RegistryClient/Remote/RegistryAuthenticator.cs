@@ -50,7 +50,7 @@ internal sealed partial class RegistryAuthenticator
     /// The <c>Authorization</c> to send to <paramref name="uri"/> before it asks: known only after its host has
     /// challenged once. May fetch a token when the cached one has expired.
     /// </summary>
-    public async ValueTask<AuthenticationHeaderValue?> GetAuthorizationAsync(Uri uri, CancellationToken cancellationToken)
+    public async ValueTask<AuthenticationHeaderValue?> GetAuthorizationAsync(Uri uri, HttpMethod method, CancellationToken cancellationToken)
     {
         if (!_challenges.TryGetValue(Authority(uri), out AuthChallenge? challenge))
         {
@@ -59,7 +59,7 @@ internal sealed partial class RegistryAuthenticator
 
         return challenge.IsBasic
             ? BasicFor(uri)
-            : await GetTokenAsync(uri, challenge, ScopeFor(uri) ?? challenge.Scope, null, cancellationToken).ConfigureAwait(false);
+            : await GetTokenAsync(uri, challenge, ScopeFor(uri, Writes(method)) ?? challenge.Scope, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -85,7 +85,7 @@ internal sealed partial class RegistryAuthenticator
             return basic is null || (sent is not null && sent.Scheme == basic.Scheme && sent.Parameter == basic.Parameter) ? null : basic;
         }
 
-        AuthenticationHeaderValue token = await GetTokenAsync(uri, challenge, challenge.Scope ?? ScopeFor(uri), sent, cancellationToken).ConfigureAwait(false);
+        AuthenticationHeaderValue token = await GetTokenAsync(uri, challenge, challenge.Scope ?? ScopeFor(uri, Writes(response.RequestMessage?.Method ?? HttpMethod.Get)), sent, cancellationToken).ConfigureAwait(false);
         return sent is not null && sent.Parameter == token.Parameter ? null : token;
     }
 
@@ -260,8 +260,14 @@ internal sealed partial class RegistryAuthenticator
         }
     }
 
-    /// <summary>The repository scope of a registry API URL (<c>/v2/&lt;repo&gt;/manifests|blobs|tags|chunksums/...</c>), or null.</summary>
-    internal static string? ScopeFor(Uri uri)
+    /// <summary>True for the methods that write to a registry (uploads, manifests): their token needs push scope.</summary>
+    internal static bool Writes(HttpMethod method) => method == HttpMethod.Post || method == HttpMethod.Put || method == HttpMethod.Patch || method == HttpMethod.Delete;
+
+    /// <summary>
+    /// The repository scope of a registry API URL (<c>/v2/&lt;repo&gt;/manifests|blobs|tags|chunksums/...</c>), or null:
+    /// <c>pull</c>, or <c>pull,push</c> for a request that <paramref name="write"/>s.
+    /// </summary>
+    internal static string? ScopeFor(Uri uri, bool write = false)
     {
         string path = uri.AbsolutePath;
         if (!path.StartsWith("/v2/", StringComparison.Ordinal))
@@ -274,7 +280,7 @@ internal sealed partial class RegistryAuthenticator
             int at = path.LastIndexOf(marker, StringComparison.Ordinal);
             if (at > 4)
             {
-                return $"repository:{path[4..at]}:pull";
+                return $"repository:{path[4..at]}:{(write ? "pull,push" : "pull")}";
             }
         }
 

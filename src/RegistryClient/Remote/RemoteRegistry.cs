@@ -509,15 +509,25 @@ public sealed partial class RemoteRegistry
             return null;
         }
 
+        return ResolveFollowUp(header, requested, $"the chunksums of {blob.Short} point");
+    }
+
+    /// <summary>
+    /// Resolves a URL a registry points to (a chunk list's location, an upload session's next one) against the URL
+    /// that answered: only http(s), never from https down to http. <paramref name="what"/> starts the error message
+    /// (<c>the chunksums of x point</c>).
+    /// </summary>
+    internal static Uri ResolveFollowUp(Uri header, Uri requested, string what)
+    {
         Uri resolved = header.IsAbsoluteUri ? header : new Uri(requested, header);
         if (resolved.Scheme != Uri.UriSchemeHttp && resolved.Scheme != Uri.UriSchemeHttps)
         {
-            throw new RegistryProtocolException($"the chunksums of {blob.Short} point to a {Digest.Printable(resolved.Scheme)}: URL, which is not followed", isTransient: false);
+            throw new RegistryProtocolException($"{what} to a {Digest.Printable(resolved.Scheme)}: URL, which is not followed", isTransient: false);
         }
 
         if (requested.Scheme == Uri.UriSchemeHttps && resolved.Scheme == Uri.UriSchemeHttp)
         {
-            throw new RegistryProtocolException($"the chunksums of {blob.Short} point from https down to http ({Redact(resolved)}); refusing the downgrade", isTransient: false);
+            throw new RegistryProtocolException($"{what} from https down to http ({Redact(resolved)}); refusing the downgrade", isTransient: false);
         }
 
         return resolved;
@@ -538,7 +548,7 @@ public sealed partial class RemoteRegistry
         Uri current = uri;
         bool onOrigin = true;
         bool challenged = false;
-        AuthenticationHeaderValue? authorization = await _auth.GetAuthorizationAsync(uri, cancellationToken).ConfigureAwait(false);
+        AuthenticationHeaderValue? authorization = await _auth.GetAuthorizationAsync(uri, method, cancellationToken).ConfigureAwait(false);
         for (int hop = 0; ; hop++)
         {
             HttpResponseMessage response;

@@ -122,6 +122,42 @@ public sealed class ModelStore
             ? Directory.GetFiles(ChunkSumsDirectory, digest.FileName + ".*").Order(StringComparer.Ordinal).ToArray()
             : [];
 
+    /// <summary><c>&lt;root&gt;/.regc/push</c>: where uploads to registries stand, so an interrupted push continues.</summary>
+    public string UploadsDirectory => Path.Combine(StateDirectory, "push");
+
+    /// <summary>The recorded upload of <paramref name="digest"/> to <paramref name="target"/>'s repository; null when none is kept or it cannot be read.</summary>
+    public UploadRecord? TryReadUploadRecord(ModelName target, Digest digest)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        string path = StateFiles.UploadRecord(this, target.Host, target.Repository, digest);
+        try
+        {
+            var info = new FileInfo(path);
+            return info.Exists && info.LinkTarget is null && info.Length <= UploadRecord.MaxBytes ? UploadRecord.Parse(File.ReadAllText(path)) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Records (atomically) where the upload of <paramref name="digest"/> to <paramref name="target"/>'s repository stands.</summary>
+    public async Task KeepUploadRecordAsync(ModelName target, Digest digest, UploadRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(record);
+        string path = StateFiles.UploadRecord(this, target.Host, target.Repository, digest);
+        EnsureDirectory(Path.GetDirectoryName(path)!);
+        await WriteAtomicallyAsync(path, System.Text.Encoding.UTF8.GetBytes(record.Format()), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Forgets the upload of <paramref name="digest"/> to <paramref name="target"/>'s repository (it finished, or its session is gone).</summary>
+    public void DeleteUploadRecord(ModelName target, Digest digest)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        File.Delete(StateFiles.UploadRecord(this, target.Host, target.Repository, digest));
+    }
+
     /// <summary><c>&lt;root&gt;/.regc/fingerprints</c>: fingerprints of proven blobs, for <c>regc verify --fast</c> (<see cref="BlobFingerprints"/>).</summary>
     public string FingerprintsDirectory { get; }
 

@@ -22,6 +22,13 @@ internal static class StateFiles
     /// <summary>The blob claim's extension.</summary>
     public const string ClaimExtension = ".claim";
 
+    /// <summary>
+    /// Where the upload of <paramref name="digest"/> to <paramref name="repository"/> on <paramref name="host"/> is
+    /// recorded while it runs: <c>.regc/push/&lt;host&gt;/&lt;repository&gt;/sha256-&lt;hex&gt;</c> (a port's colon spelled <c>_</c>).
+    /// </summary>
+    public static string UploadRecord(ModelStore store, string host, string repository, Digest digest) =>
+        Path.Combine(store.UploadsDirectory, host.Replace(':', '_'), repository, digest.FileName);
+
     /// <summary>The partial file of <paramref name="digest"/> written by the owner <paramref name="ownerId"/>.</summary>
     public static string Partial(ModelStore store, Digest digest, string ownerId) =>
         Path.Combine(store.PartialDirectory, $"{digest.FileName}.{ownerId}{PartialExtension}");

@@ -49,7 +49,9 @@ public sealed class DockerRegistry : IAsyncDisposable
         Assert.Skip(Message);
     }
 
-    public static async Task<DockerRegistry> StartAsync(string? extraConfig = null)
+    /// <param name="extraConfig">Top-level YAML added to the configuration (auth, proxy).</param>
+    /// <param name="readOnly">Starts it in read-only mode (<c>storage.maintenance.readonly</c>): pulls work, uploads get 405.</param>
+    public static async Task<DockerRegistry> StartAsync(string? extraConfig = null, bool readOnly = false)
     {
         RequireInstalled();
         for (int attempt = 0; ; attempt++)
@@ -68,6 +70,9 @@ public sealed class DockerRegistry : IAsyncDisposable
                     rootdirectory: {directory.Combine("data")}
                   delete:
                     enabled: true
+                  maintenance:
+                    readonly:
+                      enabled: {(readOnly ? "true" : "false")}
                 http:
                   addr: 127.0.0.1:{port}
                   secret: regc-tests

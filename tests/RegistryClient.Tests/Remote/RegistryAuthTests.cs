@@ -133,7 +133,7 @@ public sealed class RegistryAuthTests : IAsyncLifetime
     }
 
     /// <summary>A bcrypt htpasswd line made by Apache's htpasswd (docker-registry accepts only bcrypt).</summary>
-    private static async Task<string> HtpasswdLineAsync(string user, string password)
+    internal static async Task<string> HtpasswdLineAsync(string user, string password)
     {
         const string Binary = "/usr/bin/htpasswd";
         if (!File.Exists(Binary))

@@ -1,0 +1,300 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using RegistryClient.Content;
+using RegistryClient.Names;
+
+namespace RegistryClient.Remote;
+
+/// <summary>The writing half of the registry API: blob existence, upload sessions, chunks, manifests.</summary>
+/// <remarks>
+/// Requests that cannot be sent twice safely (a chunk appended to an upload session) are sent once and never retried
+/// here: after a failure the caller asks where the session stands (<see cref="GetUploadStatusAsync"/>) and continues
+/// from there, because a registry may append a chunk sent twice (distribution 2.8 ignores <c>Content-Range</c>).
+/// </remarks>
+public sealed partial class RemoteRegistry
+{
+    /// <summary>
+    /// True when the registry has <paramref name="blob"/> in <paramref name="repository"/>'s repository with its size
+    /// (<c>HEAD</c>; a redirect to storage counts as yes); false on 404.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">The registry answered another error, after retries.</exception>
+    public async Task<bool> HasBlobAsync(ModelName repository, Descriptor blob, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        Uri uri = GetBlobUri(repository, blob.Digest);
+        return await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(HttpMethod.Head, uri, null, idle.Token, followRedirects: false).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.NotFound)
+                {
+                    return false;
+                }
+
+                if (IsRedirect(response.StatusCode))
+                {
+                    return true;
+                }
+
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw await CreateErrorAsync(response, repository, idle.Token).ConfigureAwait(false);
+                }
+
+                return response.Content.Headers.ContentLength is not { } length || length == blob.Size;
+            },
+            cancellationToken,
+            "HEAD").ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts an upload session in <paramref name="repository"/>'s repository (<c>POST …/blobs/uploads/</c>), or, with
+    /// <paramref name="mountFrom"/> (another repository of the same registry), asks to mount <paramref name="blob"/> from
+    /// there: null then means it was mounted (nothing to upload); a registry that cannot mount opens a session instead.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">
+    /// The registry refused: a read-only registry (405), missing or insufficient credentials (401/403); the message says which.
+    /// </exception>
+    public async Task<BlobUpload?> StartUploadAsync(ModelName repository, Descriptor blob, ModelName? mountFrom = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        string query = mountFrom is null ? string.Empty : $"?mount={blob.Digest}&from={Uri.EscapeDataString(mountFrom.Repository)}";
+        var uri = new Uri(BaseUri(repository), $"v2/{repository.Repository}/blobs/uploads/{query}");
+        return await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(
+                    HttpMethod.Post, uri, request => request.Content = new ByteArrayContent([]), idle.Token, followRedirects: false).ConfigureAwait(false);
+                if (mountFrom is not null && response.StatusCode == HttpStatusCode.Created)
+                {
+                    return null;
+                }
+
+                if (response.StatusCode != HttpStatusCode.Accepted)
+                {
+                    throw await CreateWriteErrorAsync(response, repository, idle.Token).ConfigureAwait(false);
+                }
+
+                long minChunk = response.Headers.TryGetValues("OCI-Chunk-Min-Length", out IEnumerable<string>? values)
+                    && long.TryParse(values.First(), NumberStyles.None, CultureInfo.InvariantCulture, out long min) ? min : 0;
+                return new BlobUpload(UploadLocation(response, uri), 0, minChunk);
+            },
+            cancellationToken,
+            "POST").ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Where an upload session stands (<c>GET</c> its location: 204 with <c>Range: 0-&lt;last&gt;</c>): the session with the
+    /// offset of its next byte, or null when the registry no longer knows it (expired, finished or never valid).
+    /// </summary>
+    /// <exception cref="RegistryResponseException">The registry answered another error, after retries.</exception>
+    public async Task<BlobUpload?> GetUploadStatusAsync(ModelName repository, BlobUpload upload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(upload);
+        Uri uri = upload.Location;
+        return await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(HttpMethod.Get, uri, null, idle.Token, followRedirects: false).ConfigureAwait(false);
+                if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone or HttpStatusCode.BadRequest)
+                {
+                    return null;
+                }
+
+                if (response.StatusCode != HttpStatusCode.NoContent && response.StatusCode != HttpStatusCode.OK)
+                {
+                    throw await CreateWriteErrorAsync(response, repository, idle.Token).ConfigureAwait(false);
+                }
+
+                // "0-0" is what distribution says of an empty session (and of one holding a single byte, which a
+                // pusher that sends larger chunks never leaves): read it as empty.
+                return upload with { Location = UploadLocation(response, uri), Offset = AcknowledgedEnd(response) is { } last and > 0 ? last + 1 : 0 };
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Appends <paramref name="length"/> bytes to an upload session at its offset (<c>PATCH</c> with <c>Content-Range</c>),
+    /// read from the stream <paramref name="open"/> gives (called once per attempt, positioned at the session's offset).
+    /// Sent once: after any failure ask <see cref="GetUploadStatusAsync"/> where the session stands before sending more.
+    /// A body the registry stops taking for <see cref="RegistryOptions.RequestTimeout"/> is a stall.
+    /// </summary>
+    /// <returns>The session after the chunk: its next location and offset as the registry acknowledged them.</returns>
+    /// <exception cref="RegistryResponseException">The registry refused the chunk (416: not where the session stands).</exception>
+    /// <exception cref="RegistryProtocolException">The registry acknowledged a different range than was sent.</exception>
+    /// <exception cref="StallTimeoutException">The registry stopped taking the bytes, or did not answer.</exception>
+    public async Task<BlobUpload> UploadChunkAsync(
+        ModelName repository, BlobUpload upload, Func<Stream> open, long length, IProgress<long>? sent = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(upload);
+        ArgumentNullException.ThrowIfNull(open);
+        long end = upload.Offset + length - 1;
+        using HttpResponseMessage response = await SendUploadAsync(HttpMethod.Patch, upload.Location, open, upload.Offset, length, sent, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.Accepted && response.StatusCode != HttpStatusCode.NoContent)
+        {
+            throw await CreateWriteErrorAsync(response, repository, cancellationToken).ConfigureAwait(false);
+        }
+
+        long? acknowledged = AcknowledgedEnd(response);
+        if (acknowledged is { } last && last != end)
+        {
+            throw new RegistryProtocolException(
+                $"{Redact(upload.Location)} acknowledged bytes up to {last} after a chunk of bytes {upload.Offset}-{end}", isTransient: true);
+        }
+
+        return upload with { Location = UploadLocation(response, upload.Location), Offset = end + 1 };
+    }
+
+    /// <summary>
+    /// Closes an upload session (<c>PUT ?digest=</c>), with the session's last <paramref name="length"/> bytes from
+    /// <paramref name="open"/> when given; the registry checks the whole blob against <paramref name="digest"/>. Sent
+    /// once, as a chunk is.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">The registry refused (400 DIGEST_INVALID when the bytes it has do not hash to the digest).</exception>
+    public async Task CompleteUploadAsync(
+        ModelName repository, BlobUpload upload, Digest digest, Func<Stream>? open = null, long length = 0, IProgress<long>? sent = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(upload);
+        Uri location = upload.Location;
+        var uri = new UriBuilder(location) { Query = (location.Query.Length > 1 ? location.Query[1..] + "&" : string.Empty) + "digest=" + Uri.EscapeDataString(digest.ToString()) }.Uri;
+        using HttpResponseMessage response = await SendUploadAsync(HttpMethod.Put, uri, open, upload.Offset, open is null ? 0 : length, sent, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.NoContent or HttpStatusCode.OK))
+        {
+            throw await CreateWriteErrorAsync(response, repository, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends upload bytes (none when <paramref name="open"/> is null) with a stall bound on the body and on the answer.</summary>
+    private async Task<HttpResponseMessage> SendUploadAsync(
+        HttpMethod method, Uri uri, Func<Stream>? open, long offset, long length, IProgress<long>? sent, CancellationToken cancellationToken)
+    {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stall.CancelAfter(Options.RequestTimeout);
+        try
+        {
+            return await SendAsync(
+                method,
+                uri,
+                request =>
+                {
+                    HttpContent content = open is null
+                        ? new ByteArrayContent([])
+                        : new UploadContent(open, length, () => stall.CancelAfter(Options.RequestTimeout), sent);
+                    content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                    content.Headers.ContentLength = length;
+                    if (length > 0)
+                    {
+                        content.Headers.TryAddWithoutValidation("Content-Range", string.Create(CultureInfo.InvariantCulture, $"{offset}-{offset + length - 1}"));
+                    }
+
+                    request.Content = content;
+                },
+                stall.Token,
+                followRedirects: false).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            string seconds = Options.RequestTimeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
+            throw new StallTimeoutException($"{method} {Redact(uri)} made no progress for {seconds} s", isTransient: true) { Reason = $"no progress in {seconds} s" };
+        }
+    }
+
+    /// <summary>
+    /// Puts manifest bytes under <paramref name="reference"/> (a tag or their digest) with their media type; the
+    /// registry's <c>Docker-Content-Digest</c>, when sent, must be the bytes' own.
+    /// </summary>
+    /// <exception cref="RegistryResponseException">The registry refused the manifest (a missing blob: MANIFEST_BLOB_UNKNOWN).</exception>
+    /// <exception cref="DigestMismatchException">The registry announced another digest for the bytes.</exception>
+    public async Task PutManifestAsync(ModelName repository, string reference, ReadOnlyMemory<byte> bytes, string mediaType, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        var uri = new Uri(BaseUri(repository), $"v2/{repository.Repository}/manifests/{reference}");
+        Digest expected = Digest.Compute(bytes.Span);
+        await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(
+                    HttpMethod.Put,
+                    uri,
+                    request =>
+                    {
+                        request.Content = new ReadOnlyMemoryContent(bytes);
+                        request.Content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+                    },
+                    idle.Token,
+                    followRedirects: false).ConfigureAwait(false);
+                if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.OK or HttpStatusCode.Accepted))
+                {
+                    throw await CreateWriteErrorAsync(response, repository, idle.Token).ConfigureAwait(false);
+                }
+
+                if (response.Headers.TryGetValues("Docker-Content-Digest", out IEnumerable<string>? values)
+                    && Digest.TryParse(values.First(), out Digest announced) && announced != expected)
+                {
+                    throw new DigestMismatchException($"{Redact(uri)} stored the manifest as {announced}, but its bytes hash to {expected}");
+                }
+
+                return true;
+            },
+            cancellationToken,
+            "PUT").ConfigureAwait(false);
+    }
+
+    /// <summary>The error for a refused write, saying what to do: a read-only registry, or credentials that may not push.</summary>
+    private async Task<RegistryResponseException> CreateWriteErrorAsync(HttpResponseMessage response, ModelName repository, CancellationToken cancellationToken)
+    {
+        string method = response.RequestMessage?.Method.Method ?? "POST";
+        string authority = response.RequestMessage?.RequestUri is { } asked ? RegistryAuthenticator.Authority(asked) : repository.Host;
+        return response.StatusCode switch
+        {
+            HttpStatusCode.MethodNotAllowed => new RegistryResponseException(
+                $"{authority} refuses writes ({method} answered 405 Method Not Allowed): the registry is read-only; push to one that takes uploads"),
+            HttpStatusCode.Forbidden => new RegistryResponseException(
+                $"{authority} forbids pushing to {repository.Repository} ({method} answered 403 Forbidden): these credentials may pull but not push there"),
+            _ => await CreateErrorAsync(response, null, cancellationToken).ConfigureAwait(false),
+        };
+    }
+
+    /// <summary>The session's next location: the response's <c>Location</c> (resolved, http(s) only, no downgrade), else the one used.</summary>
+    private static Uri UploadLocation(HttpResponseMessage response, Uri used) =>
+        response.Headers.Location is { } header ? ResolveFollowUp(header, used, $"the upload session at {Redact(used)} points") : used;
+
+    /// <summary>The last byte an upload session holds, from its <c>Range: 0-&lt;last&gt;</c> header; null when absent (nothing yet).</summary>
+    private static long? AcknowledgedEnd(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Range", out IEnumerable<string>? values))
+        {
+            return null;
+        }
+
+        string range = values.First();
+        if (range.StartsWith("bytes=", StringComparison.Ordinal))
+        {
+            range = range[6..];
+        }
+
+        int dash = range.IndexOf('-', StringComparison.Ordinal);
+        if (dash <= 0
+            || !long.TryParse(range.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out long first) || first != 0
+            || !long.TryParse(range.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long last) || last < -1)
+        {
+            throw new RegistryProtocolException($"the registry sent an upload Range header \"{Digest.Printable(range)}\" that is not 0-<last byte>", isTransient: false);
+        }
+
+        return last;
+    }
+}
+
+/// <summary>An upload session of a registry: where to send its next bytes, and how many it holds.</summary>
+/// <param name="Location">The URL for the next request (each answer may give a new one; only the latest is valid).</param>
+/// <param name="Offset">Bytes the session holds: the next chunk starts here.</param>
+/// <param name="MinChunkLength">The registry's smallest chunk (<c>OCI-Chunk-Min-Length</c>), 0 when it set none.</param>
+public sealed record BlobUpload(Uri Location, long Offset, long MinChunkLength);

@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RegistryClient.Content;
+using RegistryClient.Names;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+
+namespace RegistryClient.Transfer;
+
+/// <summary>
+/// Pushes a model of the store to a registry, as <c>ollama push</c> does, and resumably: each blob the registry lacks
+/// goes up in chunks, the upload session's latest location and acknowledged offset are recorded in the store after
+/// every chunk, and a later push (or a retry after a cut) asks the registry where that session stands and continues
+/// there; it never sends a chunk twice into one session. Manifests go last: an index's children before the index.
+/// </summary>
+public sealed partial class ModelPusher
+{
+    private readonly RemoteRegistry _registry;
+    private readonly ModelStore _store;
+    private readonly PushOptions _options;
+    private readonly ILogger _logger;
+
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the message names it.</exception>
+    public ModelPusher(RemoteRegistry registry, ModelStore store, PushOptions? options = null, ILogger<ModelPusher>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(store);
+        _registry = registry;
+        _store = store;
+        _options = options ?? new PushOptions();
+        _options.Validate();
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// Pushes the stored model <paramref name="source"/> to <paramref name="target"/> (its own name when null): every
+    /// blob the target lacks, then the manifest under the target's tag.
+    /// </summary>
+    /// <exception cref="ModelNotInStoreException">The store has no such model.</exception>
+    /// <exception cref="StoreException">A blob of the model is missing from the store or has the wrong size.</exception>
+    /// <exception cref="RegistryResponseException">The registry refused (read-only, credentials that may not push, a rejected manifest).</exception>
+    public async Task<PushResult> PushAsync(ModelName source, ModelName? target = null, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        target ??= source;
+        var clock = Stopwatch.StartNew();
+        StoredManifest stored = _store.FindManifest(source);
+        (_, Manifest? manifest, byte[]? bytes, string? error) = _store.ReadManifest(stored);
+        if (manifest is null || bytes is null)
+        {
+            throw new StoreException($"the manifest of {source.DisplayName} cannot be used: {error}");
+        }
+
+        List<Descriptor> blobs = manifest.Blobs.Where(b => !manifest.IsChild(b.Digest)).ToList();
+        foreach (Descriptor blob in blobs)
+        {
+            if (_store.GetBlobSize(blob.Digest) != blob.Size)
+            {
+                throw new StoreException($"{blob.Digest} of {source.DisplayName} is not complete in {_store.BlobsDirectory}; pull the model again before pushing it");
+            }
+        }
+
+        progress?.Report(PullProgress.ForStatus(target, $"pushing to {target.Host}"));
+        var counts = new PushCounts();
+        await Parallel.ForEachAsync(
+            blobs,
+            new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
+            async (blob, token) => await PushBlobAsync(source, target, blob, counts, progress, token).ConfigureAwait(false)).ConfigureAwait(false);
+
+        progress?.Report(PullProgress.ForStatus(target, "writing manifest"));
+        foreach ((IndexEntry entry, Manifest _) in manifest.Children)
+        {
+            byte[] child = await File.ReadAllBytesAsync(_store.GetBlobPath(entry.Descriptor.Digest), cancellationToken).ConfigureAwait(false);
+            await _registry.PutManifestAsync(target, entry.Descriptor.Digest.ToString(), child, entry.Descriptor.MediaType, cancellationToken).ConfigureAwait(false);
+        }
+
+        await _registry.PutManifestAsync(target, target.Reference, bytes, MediaTypeOf(manifest), cancellationToken).ConfigureAwait(false);
+        return new PushResult(target, Digest.Compute(bytes), counts.Uploaded, counts.BytesUploaded, counts.Present, counts.Mounted, counts.Resumed, clock.Elapsed);
+    }
+
+    /// <summary>The media type a manifest is put with: its own, else what its shape says.</summary>
+    private static string MediaTypeOf(Manifest manifest) =>
+        manifest.MediaType ?? (manifest.IsIndex ? MediaTypes.OciIndex : manifest.Config.MediaType == MediaTypes.DockerConfig ? MediaTypes.DockerManifest : MediaTypes.OciManifest);
+
+    private async Task PushBlobAsync(ModelName source, ModelName target, Descriptor blob, PushCounts counts, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    {
+        if (await _registry.HasBlobAsync(target, blob, cancellationToken).ConfigureAwait(false))
+        {
+            Interlocked.Increment(ref counts.Present);
+            _store.DeleteUploadRecord(target, blob.Digest);
+            progress?.Report(new PullProgress(blob.Digest, blob.Size, blob.Size, TransferState.Cached, blob.Size));
+            return;
+        }
+
+        progress?.Report(new PullProgress(blob.Digest, 0, blob.Size, TransferState.Started));
+        BlobUpload? upload = await ResumeAsync(target, blob, cancellationToken).ConfigureAwait(false);
+        if (upload is not null)
+        {
+            Interlocked.Increment(ref counts.Resumed);
+            LogResumed(_logger, blob.Digest.Short, upload.Offset);
+        }
+        else
+        {
+            ModelName? mountFrom = source.Host == target.Host && source.Repository != target.Repository ? source : null;
+            upload = await _registry.StartUploadAsync(target, blob, mountFrom, cancellationToken).ConfigureAwait(false);
+            if (upload is null)
+            {
+                Interlocked.Increment(ref counts.Mounted);
+                progress?.Report(new PullProgress(blob.Digest, blob.Size, blob.Size, TransferState.Completed, blob.Size));
+                return;
+            }
+
+            await RecordAsync(target, blob, upload, cancellationToken).ConfigureAwait(false);
+        }
+
+        long resumedAt = upload.Offset;
+        long sending = 0; // bytes of the request in flight, for progress only
+        long shown = resumedAt; // progress never goes back, even when a request in flight fails
+        var sent = new SyncProgress(n =>
+        {
+            long now = Math.Min(blob.Size, upload.Offset + Interlocked.Add(ref sending, n));
+            if (now > shown)
+            {
+                shown = now;
+                progress?.Report(new PullProgress(blob.Digest, now, blob.Size, TransferState.Running, resumedAt));
+            }
+        });
+        string path = _store.GetBlobPath(blob.Digest);
+        Stream OpenAt(long offset)
+        {
+            var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+            file.Position = offset;
+            return file;
+        }
+
+        // A request in flight is let finish for a while after a cancel: a registry that appended part of a chunk
+        // (distribution does, for a body cut short) then no longer matches the session's signed offset and drops the
+        // whole session, so a cut mid-chunk would cost the blob's every byte sent so far.
+        using var grace = new CancellationTokenSource();
+        using CancellationTokenRegistration graceful = cancellationToken.Register(() => grace.CancelAfter(_options.CancelGrace));
+        bool unsure = false; // a request failed: ask where the session stands before sending more
+        int rejected = 0; // closing PUTs whose digest the registry refused
+        await _registry.ExecuteAsync(
+            async token =>
+            {
+                if (unsure)
+                {
+                    unsure = false;
+                    BlobUpload? status = await _registry.GetUploadStatusAsync(target, upload, token).ConfigureAwait(false);
+                    if (status is null || status.Offset > blob.Size)
+                    {
+                        // The registry forgot the session (expired, or finished by a request whose answer was lost).
+                        if (await _registry.HasBlobAsync(target, blob, token).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+
+                        LogRestarted(_logger, blob.Digest.Short);
+                        status = await _registry.StartUploadAsync(target, blob, null, token).ConfigureAwait(false)
+                            ?? throw new RegistryProtocolException($"{target.Host} mounted {blob.Digest.Short} without being asked to", isTransient: false);
+                    }
+
+                    upload = status;
+                    await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    while (true)
+                    {
+                        token.ThrowIfCancellationRequested(); // between chunks: stop here, the session stays whole
+                        long left = blob.Size - upload.Offset;
+                        long chunk = Math.Max(_options.ChunkSize, upload.MinChunkLength);
+                        Interlocked.Exchange(ref sending, 0);
+                        if (left <= chunk && (upload.Offset == 0 || left == 0 || left >= upload.MinChunkLength))
+                        {
+                            // The rest (a small blob whole, or the last chunk) goes with the closing PUT.
+                            long at = upload.Offset;
+                            await _registry.CompleteUploadAsync(target, upload, blob.Digest, left > 0 ? () => OpenAt(at) : null, left, sent, grace.Token).ConfigureAwait(false);
+                            upload = upload with { Offset = blob.Size };
+                            Interlocked.Add(ref counts.BytesUploaded, left);
+                            return;
+                        }
+
+                        long from = upload.Offset;
+                        long length = Math.Min(chunk, left);
+                        upload = await _registry.UploadChunkAsync(target, upload, () => OpenAt(from), length, sent, grace.Token).ConfigureAwait(false);
+                        Interlocked.Add(ref counts.BytesUploaded, length);
+                        await RecordAsync(target, blob, upload, CancellationToken.None).ConfigureAwait(false);
+                        _options.ChunkSent?.Invoke(blob.Digest, upload.Offset);
+                    }
+                }
+                catch (RegistryResponseException e) when (e.RegistryCode == "DIGEST_INVALID" && ++rejected == 1)
+                {
+                    // The session holds bytes that are not the blob's (a chunk appended twice by a registry that ignores
+                    // Content-Range): start a new session, once.
+                    LogRestarted(_logger, blob.Digest.Short);
+                    upload = await _registry.StartUploadAsync(target, blob, null, token).ConfigureAwait(false)
+                        ?? throw new RegistryProtocolException($"{target.Host} mounted {blob.Digest.Short} without being asked to", isTransient: false);
+                    await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
+                    throw new RegistryProtocolException($"{e.Message}; uploading {blob.Digest.Short} again in a new session", isTransient: true);
+                }
+                catch (RegistryResponseException e) when (e.RegistryCode == "DIGEST_INVALID")
+                {
+                    throw new StoreException(
+                        $"{target.Host} computed another digest for {blob.Digest.Short} twice ({e.Message}); the store's copy may be damaged: run regc verify");
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !(token.IsCancellationRequested || grace.IsCancellationRequested))
+                {
+                    unsure = true;
+                    throw ChunkFailure(e);
+                }
+            },
+            _registry.CreateBudget($"upload of {blob.Digest.Short}", () => upload.Offset),
+            cancellationToken).ConfigureAwait(false);
+
+        _store.DeleteUploadRecord(target, blob.Digest);
+        Interlocked.Increment(ref counts.Uploaded);
+        progress?.Report(new PullProgress(blob.Digest, blob.Size, blob.Size, TransferState.Completed, resumedAt));
+    }
+
+    /// <summary>A refused chunk (416: not where the session stands) is worth one more look at the session.</summary>
+    private static Exception ChunkFailure(Exception e) => e switch
+    {
+        RegistryResponseException { StatusCode: System.Net.HttpStatusCode.RequestedRangeNotSatisfiable } =>
+            new RegistryProtocolException($"{e.Message}; asking the registry where the upload stands", isTransient: true),
+        _ => e,
+    };
+
+    /// <summary>The recorded session of an earlier push of this blob, where the registry still holds it; else null (the record is dropped).</summary>
+    private async Task<BlobUpload?> ResumeAsync(ModelName target, Descriptor blob, CancellationToken cancellationToken)
+    {
+        if (_store.TryReadUploadRecord(target, blob.Digest) is not { } record)
+        {
+            return null;
+        }
+
+        BlobUpload? upload = null;
+        if (DateTimeOffset.UtcNow - record.Updated < _options.MaxSessionAge && SameOrigin(record.Location, target))
+        {
+            upload = await _registry.GetUploadStatusAsync(target, new BlobUpload(record.Location, record.Offset, 0), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (upload is null || upload.Offset > blob.Size)
+        {
+            _store.DeleteUploadRecord(target, blob.Digest);
+            return null;
+        }
+
+        return upload;
+    }
+
+    /// <summary>True when a recorded location is on the target registry's host (a record never sends a request elsewhere).</summary>
+    private static bool SameOrigin(Uri location, ModelName target) =>
+        string.Equals(location.IsDefaultPort ? location.Host : $"{location.Host}:{location.Port}", target.Host, StringComparison.OrdinalIgnoreCase);
+
+    private Task RecordAsync(ModelName target, Descriptor blob, BlobUpload upload, CancellationToken cancellationToken) =>
+        _store.KeepUploadRecordAsync(target, blob.Digest, new UploadRecord(upload.Location, upload.Offset, DateTimeOffset.UtcNow), cancellationToken);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "upload of {Blob} continues at byte {Offset} of an earlier session")]
+    private static partial void LogResumed(ILogger logger, string blob, long offset);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "upload session of {Blob} is gone; starting it again")]
+    private static partial void LogRestarted(ILogger logger, string blob);
+
+    /// <summary>Counts of one push, updated from parallel blobs.</summary>
+    private sealed class PushCounts
+    {
+        public int Uploaded;
+        public long BytesUploaded;
+        public int Present;
+        public int Mounted;
+        public int Resumed;
+    }
+
+    /// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (no synchronization context hop).</summary>
+    private sealed class SyncProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+}

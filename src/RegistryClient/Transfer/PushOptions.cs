@@ -1,0 +1,43 @@
+using RegistryClient.Content;
+
+namespace RegistryClient.Transfer;
+
+/// <summary>How <see cref="ModelPusher"/> uploads.</summary>
+public sealed record PushOptions
+{
+    /// <summary>Blobs uploaded at once (the chunks of one blob always go in order, as the distribution spec requires).</summary>
+    public int Concurrency { get; init; } = 3;
+
+    /// <summary>
+    /// Bytes per upload request (<c>PATCH</c>); a blob no larger goes in one request. After an interruption, at most the
+    /// chunk in flight is sent again. The registry's <c>OCI-Chunk-Min-Length</c> raises it.
+    /// </summary>
+    public long ChunkSize { get; init; } = 16 << 20;
+
+    /// <summary>An upload session recorded longer ago than this is not asked about; the blob starts again.</summary>
+    public TimeSpan MaxSessionAge { get; init; } = TimeSpan.FromDays(6);
+
+    /// <summary>
+    /// How long a chunk in flight may go on after the push is cancelled. Distribution-based registries drop an upload
+    /// session whose last chunk arrived cut short, so a chunk finished here keeps the session (and every byte sent
+    /// before it) for the next push; a cancelled push stops between chunks.
+    /// </summary>
+    public TimeSpan CancelGrace { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Called after each chunk the registry acknowledged (the blob and its offset), once recorded. For tests.</summary>
+    internal Action<Digest, long>? ChunkSent { get; init; }
+
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
+    internal void Validate()
+    {
+        if (Concurrency is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Concurrency), Concurrency, "must be from 1 to 64");
+        }
+
+        if (ChunkSize is < (64 << 10) or > (1L << 30))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, "must be from 64 KiB to 1 GiB");
+        }
+    }
+}

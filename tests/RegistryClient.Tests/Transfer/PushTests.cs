@@ -1,0 +1,330 @@
+using System.Text;
+using RegistryClient.Content;
+using RegistryClient.Names;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+using RegistryClient.Tests.Cli;
+using RegistryClient.Tests.Infrastructure;
+using RegistryClient.Transfer;
+
+namespace RegistryClient.Tests.Transfer;
+
+/// <summary>
+/// Pushes to Debian's docker-registry (2.8, which appends a chunk sent twice instead of checking its Content-Range):
+/// what skopeo reads back, what a second push sends, where an interrupted push continues, a cut in the middle of a
+/// chunk, a mount between repositories, and a read-only registry's refusal. Bytes are counted on the wire, between
+/// regc and the registry.
+/// </summary>
+public sealed class PushTests : IAsyncLifetime
+{
+    private const long Chunk = 1 << 20;
+    private static readonly long[] s_layers = [6L << 20, (1L << 20) + 17, 5];
+
+    private readonly TempDirectory _temp = new();
+    private DockerRegistry _registry = null!;
+
+    public async ValueTask InitializeAsync() => _registry = await DockerRegistry.StartAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_registry is not null)
+        {
+            await _registry.DisposeAsync();
+        }
+
+        _temp.Dispose();
+    }
+
+    /// <summary>The registries of these tests speak plain HTTP on loopback.</summary>
+    private static readonly RegistryOptions Plain = Registries.FastRetries with { Insecure = true };
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    /// <summary>A store holding an OCI image with standard layer types (which skopeo copies), named for <paramref name="host"/>.</summary>
+    private async Task<(ModelStore Store, ModelName Name, byte[] Manifest)> ModelAsync(string host, string repository = "library/pushed", ulong seed = 7)
+    {
+        var name = ModelName.Parse($"{host}/{repository}:latest");
+        (ModelStore store, byte[] ollama) = await TestModels.CreateAsync(_temp.Combine($"store-{seed}-{Guid.NewGuid():N}"), name.DisplayName, s_layers, seed);
+        Manifest parsed = Manifest.Parse(ollama);
+        static string Entry(string type, Descriptor d) => $$"""{"mediaType":"{{type}}","digest":"{{d.Digest}}","size":{{d.Size}}}""";
+        string layers = string.Join(",", parsed.Layers.Select(l => Entry("application/vnd.oci.image.layer.v1.tar", l)));
+        byte[] oci = Encoding.UTF8.GetBytes(
+            $$"""{"schemaVersion":2,"mediaType":"{{MediaTypes.OciManifest}}","config":{{Entry("application/vnd.oci.image.config.v1+json", parsed.Config)}},"layers":[{{layers}}]}""");
+        await store.WriteManifestAsync(name, oci, Token);
+        return (store, name, oci);
+    }
+
+    private static ModelPusher Pusher(ModelStore store, Action<Digest, long>? chunkSent = null, RegistryOptions? options = null) =>
+        new(Registries.Create(options ?? Plain), store, new PushOptions { ChunkSize = Chunk, ChunkSent = chunkSent });
+
+    private static long BlobBytes => s_layers.Sum() + 1024; // the layers and a config of a few hundred bytes, at most
+
+    [Fact]
+    public async Task Push_PutsTheSameManifestBytes_AndSkopeoCopiesEveryBlob()
+    {
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(_registry.HostAndPort);
+
+        PushResult result = await Pusher(store).PushAsync(name, cancellationToken: Token);
+
+        Assert.Equal(4, result.BlobsUploaded); // the config and three layers
+        Assert.Equal(Digest.Compute(manifest), result.ManifestDigest);
+        (int code, string raw, string error) = await ExternalTool.RunAsync("skopeo", "inspect", "--raw", "--tls-verify=false", $"docker://{name.Host}/{name.Repository}:latest");
+        Assert.True(code == 0, error);
+        Assert.Equal(Encoding.UTF8.GetString(manifest), raw.TrimEnd('\n'));
+
+        // skopeo copy checks every blob's digest as it reads it.
+        string copy = _temp.Combine("skopeo-copy");
+        (code, _, error) = await ExternalTool.RunAsync("skopeo", "copy", "-q", "--src-tls-verify=false", $"docker://{name.Host}/{name.Repository}:latest", $"dir:{copy}");
+        Assert.True(code == 0, error);
+        foreach (Descriptor blob in Manifest.Parse(manifest).Blobs)
+        {
+            Assert.Equal(await File.ReadAllBytesAsync(store.GetBlobPath(blob.Digest), Token), await File.ReadAllBytesAsync(Path.Combine(copy, blob.Digest.Hex), Token));
+        }
+
+        Assert.Empty(TestModels.Files(store.UploadsDirectory)); // no upload records left behind
+    }
+
+    [Fact]
+    public async Task SecondPush_UploadsNoBlobBytes()
+    {
+        await using var link = new CountingLink(_registry.HostAndPort);
+        (ModelStore store, ModelName name, _) = await ModelAsync(link.HostAndPort);
+        await Pusher(store).PushAsync(name, cancellationToken: Token);
+        long first = link.BytesToServer;
+        Assert.True(first >= s_layers.Sum(), $"the first push sent {first} bytes");
+
+        PushResult again = await Pusher(store).PushAsync(name, cancellationToken: Token);
+
+        long second = link.BytesToServer - first;
+        Assert.Equal(0, again.BlobsUploaded);
+        Assert.Equal(4, again.BlobsPresent);
+        Assert.True(second < 16 << 10, $"the second push sent {second} bytes: HEADs and the manifest only");
+    }
+
+    /// <summary>Seeds pick the chunk after which the first push is stopped; the second sends at most the rest plus one chunk.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public async Task InterruptedPush_ContinuesWhereTheRegistryStands(int seed)
+    {
+        await using var link = new CountingLink(_registry.HostAndPort);
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(link.HostAndPort, seed: (ulong)seed);
+        Descriptor weights = Manifest.Parse(manifest).Layers[0];
+        int stopAfter = new Random(seed).Next(1, (int)(weights.Size / Chunk)); // chunks acknowledged before the stop
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        long acknowledged = 0;
+        int seen = 0;
+        ModelPusher interrupted = Pusher(store, (digest, offset) =>
+        {
+            if (digest == weights.Digest && ++seen == stopAfter)
+            {
+                acknowledged = offset;
+                stop.Cancel();
+            }
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => interrupted.PushAsync(name, cancellationToken: stop.Token));
+        Assert.NotNull(store.TryReadUploadRecord(name, weights.Digest));
+        Assert.Equal(stopAfter * Chunk, acknowledged);
+
+        long before = link.BytesToServer;
+        PushResult result = await Pusher(store).PushAsync(name, cancellationToken: Token);
+
+        long sent = link.BytesToServer - before;
+        long rest = BlobBytes - acknowledged;
+        Assert.Equal(1, result.BlobsResumed);
+        Assert.True(sent <= rest + Chunk, $"stopped after {acknowledged} bytes of {weights.Size}; the second push sent {sent} bytes, more than the rest ({rest}) and one chunk");
+        Assert.Null(store.TryReadUploadRecord(name, weights.Digest));
+        await AssertRegistryServesAsync(name, store, manifest);
+    }
+
+    /// <summary>
+    /// A link reset in the middle of a chunk's body: distribution keeps the part that arrived and then refuses the
+    /// session (its size is not the offset it signed), so the blob goes again in a new session, once.
+    /// </summary>
+    [Fact]
+    public async Task LinkCutInTheMiddleOfAChunk_StartsTheBlobInANewSession_NeverAppendsTwice()
+    {
+        // The first connection that carried 3.5 MiB towards the registry is reset: in the middle of a chunk's body.
+        const long CutAfter = (7L << 20) / 2;
+        await using var link = new CountingLink(_registry.HostAndPort, cutAfter: CutAfter);
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(link.HostAndPort);
+
+        PushResult result = await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, Concurrency = 1 }).PushAsync(name, cancellationToken: Token);
+
+        Assert.True(link.Cut);
+        Assert.Equal(4, result.BlobsUploaded); // the config and three layers
+        Assert.True(link.BytesToServer < BlobBytes + CutAfter + (64 << 10), $"sent {link.BytesToServer} bytes for {BlobBytes}, cut after {CutAfter}: a blob went more than twice");
+        await AssertRegistryServesAsync(name, store, manifest);
+    }
+
+    [Fact]
+    public async Task PushToAnotherRepositoryOfTheSameRegistry_MountsTheBlobs()
+    {
+        await using var link = new CountingLink(_registry.HostAndPort);
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(link.HostAndPort);
+        await Pusher(store).PushAsync(name, cancellationToken: Token);
+        var other = ModelName.Parse($"{link.HostAndPort}/team/copy:v1");
+        long before = link.BytesToServer;
+
+        PushResult result = await new ModelPusher(Registries.Create(Plain), store).PushAsync(name, other, cancellationToken: Token);
+
+        Assert.Equal(4, result.BlobsMounted);
+        Assert.Equal(0, result.BlobsUploaded);
+        Assert.True(link.BytesToServer - before < 16 << 10, $"the mount sent {link.BytesToServer - before} bytes");
+        await AssertRegistryServesAsync(other, store, manifest);
+    }
+
+    [Fact]
+    public async Task ReadOnlyRegistry_RefusesWithOneLineSayingSo()
+    {
+        await using DockerRegistry readOnly = await DockerRegistry.StartAsync(readOnly: true);
+        (ModelStore store, ModelName name, _) = await ModelAsync(readOnly.HostAndPort);
+
+        RegistryResponseException refused = await Assert.ThrowsAsync<RegistryResponseException>(() => Pusher(store).PushAsync(name, cancellationToken: Token));
+
+        Assert.Contains("read-only", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', refused.Message);
+    }
+
+    /// <summary>
+    /// <c>regc push</c> interrupted by a signal when a seeded share of the model has crossed the wire, then run again.
+    /// After SIGINT (Ctrl-C) the chunk in flight finishes and the push stops between chunks: the second run sends only
+    /// what the registry had not acknowledged, and no byte goes twice. After SIGKILL the registry holds part of a chunk;
+    /// distribution then drops the session (its size no longer matches the offset it signed), so the blob starts again
+    /// in a new session: never more than the model again, and never a chunk appended twice.
+    /// </summary>
+    [Theory]
+    [InlineData(Sigint, 11)]
+    [InlineData(Sigint, 12)]
+    [InlineData(Sigint, 13)]
+    [InlineData(Sigint, 14)]
+    [InlineData(Sigint, 15)]
+    [InlineData(Sigkill, 16)]
+    [InlineData(Sigkill, 17)]
+    public async Task InterruptedCliPush_RunAgain_SendsOnlyWhatTheRegistryLacks(int signal, int seed)
+    {
+        const long Size = 48L << 20;
+        const long Slack = 64 << 10; // headers, the small blobs, the manifest
+        await using var link = new CountingLink(_registry.HostAndPort);
+        var name = ModelName.Parse($"{link.HostAndPort}/library/killed:latest");
+        (ModelStore store, byte[] manifest) = await TestModels.CreateAsync(_temp.Combine($"killed-{seed}"), name.DisplayName, [Size, 5], (ulong)seed);
+        Descriptor weights = Manifest.Parse(manifest).Layers[0];
+        long killAt = (long)(Size * (0.1 + (0.8 * new Random(seed).NextDouble())));
+
+        using (RegcRun run = RegcProcess.Start(null, "push", name.DisplayName, "--models", store.Root, "--chunk-size", "4M", "--insecure"))
+        {
+            while (link.BytesToServer < killAt && !run.Process.HasExited)
+            {
+                await Task.Delay(2, Token);
+            }
+
+            if (run.Process.HasExited)
+            {
+                (int code, string output, string error) = await run.WaitAsync();
+                Assert.Fail($"the push ended (exit {code}) before {killAt} bytes were sent: {output} {error}");
+            }
+
+            Assert.Equal(0, Kill(run.Process.Id, signal));
+            (int exit, _, string stderr) = await run.WaitAsync();
+            Assert.True(exit == 128 + signal, $"exit {exit}: {stderr}");
+        }
+
+        long first = link.BytesToServer;
+        long recorded = store.TryReadUploadRecord(name, weights.Digest)?.Offset ?? 0;
+        (int again, string stdout, string errors) = await RegcProcess.RunAsync("push", name.DisplayName, "--models", store.Root, "--chunk-size", "4M", "--insecure");
+        Assert.True(again == 0, errors);
+        Assert.Contains("pushed", stdout, StringComparison.Ordinal);
+
+        long second = link.BytesToServer - first;
+        string what = $"interrupted at {first} bytes sent with {recorded} recorded; the second run sent {second}";
+        if (signal == Sigint)
+        {
+            Assert.True(recorded > 0, what);
+            Assert.True(second <= Size - recorded + Slack, what);
+            Assert.True(first + second <= Size + Slack, $"{what}: a chunk went twice");
+        }
+        else
+        {
+            Assert.True(second <= Size + Slack, what);
+        }
+
+        Assert.Null(store.TryReadUploadRecord(name, weights.Digest));
+        await AssertRegistryServesAsync(name, store, manifest);
+    }
+
+    private const int Sigint = 2;
+    private const int Sigkill = 9;
+
+#pragma warning disable SYSLIB1054, CA5392 // One blittable call into libc; LibraryImport would need unsafe code in the test project.
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    private static extern int Kill(int pid, int signal);
+#pragma warning restore SYSLIB1054, CA5392
+
+    [Fact]
+    public async Task Cli_ReadOnlyRegistry_ExitsNonZeroWithOneLine()
+    {
+        await using DockerRegistry readOnly = await DockerRegistry.StartAsync(readOnly: true);
+        (ModelStore store, ModelName name, _) = await ModelAsync(readOnly.HostAndPort);
+
+        (int exit, _, string stderr) = await RegcProcess.RunAsync("push", name.DisplayName, "--models", store.Root, "--insecure");
+
+        Assert.NotEqual(0, exit);
+        string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("read-only", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A registry behind htpasswd: <c>--creds</c> pushes (the token of a write asks for push scope; here Basic), and
+    /// without credentials the push stops at the first upload with one line naming what to do.
+    /// </summary>
+    [Fact]
+    public async Task Cli_AuthenticatedRegistry_PushesWithCreds_AndRefusesWithoutThem()
+    {
+        string htpasswd = _temp.Combine("htpasswd");
+        await File.WriteAllTextAsync(htpasswd, await RegistryClient.Tests.Remote.RegistryAuthTests.HtpasswdLineAsync("carol", "s3cret:pass"), Token);
+        await using DockerRegistry secured = await DockerRegistry.StartAsync($"""
+            auth:
+              htpasswd:
+                realm: regc-tests
+                path: {htpasswd}
+            """);
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(secured.HostAndPort);
+
+        (int exit, _, string stderr) = await RegcProcess.RunAsync("push", name.DisplayName, "--models", store.Root, "--insecure");
+        Assert.NotEqual(0, exit);
+        string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("401", line, StringComparison.Ordinal);
+        Assert.Contains("regc login", line, StringComparison.Ordinal);
+
+        (exit, string stdout, stderr) = await RegcProcess.RunAsync("push", name.DisplayName, "--models", store.Root, "--insecure", "--creds", "carol:s3cret:pass");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("uploaded 4 blob(s)", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", stdout + stderr, StringComparison.Ordinal);
+
+        var credentials = new RegistryCredential("carol", "s3cret:pass");
+        var back = new ModelStore(_temp.Combine("back-secured"));
+        await new ModelPuller(Registries.Create(Plain with { Credentials = new Only(secured.HostAndPort, credentials) }), back).PullAsync([name], cancellationToken: Token);
+        Assert.Equal(manifest, await File.ReadAllBytesAsync(back.FindManifest(name).Path, Token));
+    }
+
+    private sealed class Only(string authority, RegistryCredential credential) : ICredentialSource
+    {
+        public RegistryCredential? Find(string wanted) => wanted == authority ? credential : null;
+    }
+
+    /// <summary>Pulls the model back with regc into a new store: every blob is verified on the way, and equals the original.</summary>
+    private async Task AssertRegistryServesAsync(ModelName name, ModelStore original, byte[] manifest)
+    {
+        var back = new ModelStore(_temp.Combine($"back-{Guid.NewGuid():N}"));
+        await new ModelPuller(Registries.Create(Plain), back).PullAsync([name], cancellationToken: Token);
+        StoreAuditor.AssertConsistent(back);
+        Assert.Equal(manifest, await File.ReadAllBytesAsync(back.FindManifest(name).Path, Token));
+        foreach (Descriptor blob in Manifest.Parse(manifest).Blobs)
+        {
+            Assert.Equal(await File.ReadAllBytesAsync(original.GetBlobPath(blob.Digest), Token), await File.ReadAllBytesAsync(back.GetBlobPath(blob.Digest), Token));
+        }
+    }
+}

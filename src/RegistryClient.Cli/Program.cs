@@ -39,6 +39,7 @@ internal static class Program
     {
         PullCommand.Create(),
         PushCommand.Create(),
+        TransferCopyCommand.Create(),
         ServeCommand.Create(),
         ListCommand.Create(),
         VerifyCommand.Create(),

@@ -1,8 +1,4 @@
-using System.Buffers;
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using System.Text;
-using Microsoft.Win32.SafeHandles;
 using RegistryClient.Content;
 using RegistryClient.Store;
 
@@ -56,43 +52,8 @@ internal sealed class ChunkSumsIndex
     private async Task<byte[]> ComputeAndStoreAsync(Digest digest, long size)
     {
         Interlocked.Increment(ref _computed);
-        ChunkList list = Compute(_store.GetBlobPath(digest), size, _chunkSize, digest);
+        ChunkList list = _store.ComputeChunkList(digest, size, _chunkSize);
         await _store.TryKeepChunkListAsync(digest, list).ConfigureAwait(false); // else computed again after a restart
         return list.ToBytes();
-    }
-
-    /// <summary>Hashes a blob chunk by chunk and returns its list.</summary>
-    internal static ChunkList Compute(string blobPath, long size, long chunkSize, Digest digest)
-    {
-        var chunks = new List<ChunkSum>();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        try
-        {
-            using SafeFileHandle handle = File.OpenHandle(blobPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            for (long start = 0; start < size; start += chunkSize)
-            {
-                long end = Math.Min(start + chunkSize, size) - 1;
-                for (long offset = start; offset <= end;)
-                {
-                    int read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(ReadBufferSize, end - offset + 1)), offset);
-                    if (read == 0)
-                    {
-                        throw new IOException($"{blobPath} ended at byte {offset} while its size is {size}");
-                    }
-
-                    hash.AppendData(buffer, 0, read);
-                    offset += read;
-                }
-
-                chunks.Add(new ChunkSum(Digest.FromHash(hash.GetHashAndReset()), new Chunk(start, end)));
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        return ChunkList.Parse(Encoding.ASCII.GetBytes(ChunkList.Format(chunks)), size, digest);
     }
 }

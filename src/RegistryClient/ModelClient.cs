@@ -105,6 +105,17 @@ public sealed class ModelClient : IDisposable
             .PushAsync(ModelName.Parse(name), target is null ? null : ModelName.Parse(target), progress, cancellationToken);
 
     /// <summary>
+    /// Copies a model between registries and OCI layouts, as <c>regc copy</c> does: registry names, <c>oci:DIR:REF</c>
+    /// sources and <c>oci:DIR</c> destinations. Registry to registry goes through this client's store.
+    /// </summary>
+    /// <param name="source">A registry name or <c>oci:DIR:REF</c>.</param>
+    /// <param name="destination">A registry name or <c>oci:DIR</c>.</param>
+    /// <param name="progress">Receives the transfers' progress; null means none.</param>
+    /// <param name="cancellationToken">Cancels the copy; verified bytes and acknowledged uploads stay for the next one.</param>
+    public Task<CopyResult> CopyAsync(string source, string destination, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new ModelCopier(Registry, Store, _options.Pull, null, _loggerFactory).CopyAsync(source, destination, progress, cancellationToken);
+
+    /// <summary>
     /// Mirrors models into another folder, laid out as an Ollama store or an OCI layout: registry names, <c>oci:DIR:REF</c>
     /// references, or the models of a local store (<see cref="MirrorOptions.FromStore"/>).
     /// </summary>

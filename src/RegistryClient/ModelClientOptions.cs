@@ -41,7 +41,7 @@ public sealed record ModelClientOptions
     public RegistryOptions ToRegistryOptions() => Registry with
     {
         InsecureHosts = InsecureHosts.Count > 0 ? InsecureHosts.ToHashSet(StringComparer.OrdinalIgnoreCase) : Registry.InsecureHosts,
-        Credentials = Credentials ?? Registry.Credentials ?? DockerConfig.Load(),
+        Credentials = Credentials ?? Registry.Credentials ?? CredentialFiles.Load(),
         OllamaKeyPath = OllamaKeyPath ?? Registry.OllamaKeyPath ?? OllamaKey.DefaultPath(),
     };
 }

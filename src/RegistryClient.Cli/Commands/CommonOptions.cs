@@ -64,7 +64,7 @@ internal static class CommonOptions
     public static RegistryClient.Remote.RegistryOptions Registry(bool insecure, IEnumerable<string> insecureHosts) => new()
     {
         InsecureHosts = insecure ? insecureHosts.ToHashSet(StringComparer.OrdinalIgnoreCase) : new HashSet<string>(),
-        Credentials = RegistryClient.Remote.DockerConfig.Load(),
+        Credentials = RegistryClient.Remote.CredentialFiles.Load(),
         OllamaKeyPath = RegistryClient.Remote.OllamaKey.DefaultPath(),
         CaBundlePath = Environment.GetEnvironmentVariable("SSL_CERT_FILE") is { Length: > 0 } bundle ? bundle : null,
     };

@@ -89,7 +89,7 @@ internal static class MirrorCommand
         return command;
     }
 
-    private static string Summary(MirrorResult result, ModelStore target)
+    internal static string Summary(MirrorResult result, ModelStore target)
     {
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 0.001);
         string failed = result.Failures.Count == 0 ? string.Empty : $"; {result.Failures.Count} model(s) failed";

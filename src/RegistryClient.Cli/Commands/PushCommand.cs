@@ -100,7 +100,7 @@ internal static class PushCommand
     }
 
     /// <summary>USER:PASSWORD, or USER with the password asked for (or read from standard input).</summary>
-    private static RegistryCredential ParseCreds(string text)
+    internal static RegistryCredential ParseCreds(string text)
     {
         int colon = text.IndexOf(':', StringComparison.Ordinal);
         string user = colon < 0 ? text : text[..colon];
@@ -115,7 +115,7 @@ internal static class PushCommand
         return new RegistryCredential(user, password);
     }
 
-    private static string Summary(PushResult result)
+    internal static string Summary(PushResult result)
     {
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 0.001);
         var parts = new List<string>();
@@ -133,6 +133,11 @@ internal static class PushCommand
         if (result.BlobsPresent > 0)
         {
             parts.Add($"{result.BlobsPresent} blob(s) already there");
+        }
+
+        if (result.ChunkLists > 0)
+        {
+            parts.Add($"chunk digests of {result.ChunkLists} blob(s) sent beside it");
         }
 
         return $"pushed {result.Target.DisplayName} ({result.ManifestDigest.Short}) in {seconds:0.00} s: {string.Join("; ", parts.DefaultIfEmpty("nothing to upload"))}";

@@ -138,7 +138,7 @@ public sealed class ModelMirror
     private static bool IsOci(string reference) => reference.StartsWith(OciPrefix, StringComparison.Ordinal);
 
     /// <summary><c>oci:DIR:REF</c>: the folder ends at the first colon after the prefix, as in skopeo.</summary>
-    private static (string Dir, string Ref) SplitOci(string reference)
+    internal static (string Dir, string Ref) SplitOci(string reference)
     {
         string rest = reference[OciPrefix.Length..];
         int colon = rest.IndexOf(':', StringComparison.Ordinal);

@@ -10,14 +10,22 @@ namespace RegistryClient.Remote;
 /// <c>password</c>, or <c>identitytoken</c>. <see cref="Save"/> and <see cref="Remove"/> rewrite the file atomically,
 /// readable by its owner only, keeping every other key as it was. Keys are matched by host and port, whatever scheme
 /// or path they were written with; Docker Hub's names (<c>docker.io</c>, <c>index.docker.io</c>,
-/// <c>registry-1.docker.io</c>, <c>auth.docker.io</c>) are one host. Credential helpers (<c>credsStore</c>,
-/// <c>credHelpers</c>) are not run. Reads are safe from several threads; the file is read once, when loaded.
+/// <c>registry-1.docker.io</c>, <c>auth.docker.io</c>) are one host. Credential helpers are run as Docker runs them:
+/// <c>credHelpers</c> names one for a host, <c>credsStore</c> one for all (<c>docker-credential-&lt;name&gt; get</c>, the
+/// host on standard input, within <see cref="HelperTimeout"/>; an answer is kept for the life of this object, and the
+/// secret is never logged or put in a message); where the helper has nothing, the <c>auths</c> entry is used. Reads
+/// are safe from several threads; the file is read once, when loaded. The same format serves containers'
+/// <c>auth.json</c> (<see cref="CredentialFiles"/>).
 /// </summary>
 public sealed class DockerConfig : ICredentialSource
 {
     private static readonly string[] DockerHub = ["docker.io", "index.docker.io", "registry-1.docker.io", "auth.docker.io"];
 
     private readonly JsonObject _root;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RegistryCredential?> _fromHelpers = new(StringComparer.Ordinal);
+
+    /// <summary>How long a credential helper may take to answer.</summary>
+    public static TimeSpan HelperTimeout { get; } = TimeSpan.FromSeconds(10);
 
     private DockerConfig(string path, JsonObject root)
     {
@@ -79,12 +87,17 @@ public sealed class DockerConfig : ICredentialSource
     public RegistryCredential? Find(string authority)
     {
         ArgumentNullException.ThrowIfNull(authority);
+        string wanted = Normalize(authority);
+        if (HelperFor(wanted) is { } helper && _fromHelpers.GetOrAdd($"{helper}\n{wanted}", _ => CredentialHelper.Get(helper, wanted, HelperTimeout)) is { } fromHelper)
+        {
+            return fromHelper;
+        }
+
         if (Auths is not { } auths)
         {
             return null;
         }
 
-        string wanted = Normalize(authority);
         foreach ((string key, JsonNode? value) in auths)
         {
             if (value is JsonObject entry && SameHost(Normalize(key), wanted))
@@ -94,6 +107,23 @@ public sealed class DockerConfig : ICredentialSource
         }
 
         return null;
+    }
+
+    /// <summary>The helper configured for <paramref name="authority"/>: its <c>credHelpers</c> entry, else <c>credsStore</c>; null for none.</summary>
+    private string? HelperFor(string authority)
+    {
+        if (_root["credHelpers"] is JsonObject helpers)
+        {
+            foreach ((string key, JsonNode? value) in helpers)
+            {
+                if (SameHost(Normalize(key), authority) && value is JsonValue name && name.TryGetValue(out string? helper) && CredentialHelper.IsValidName(helper))
+                {
+                    return helper;
+                }
+            }
+        }
+
+        return Text(_root, "credsStore") is { } store && CredentialHelper.IsValidName(store) ? store : null;
     }
 
     /// <summary>Sets the credential of <paramref name="authority"/> and writes the file (mode 0600, atomically).</summary>

@@ -212,12 +212,13 @@ public sealed partial class RemoteRegistry
     /// </summary>
     /// <exception cref="RegistryResponseException">The registry refused the manifest (a missing blob: MANIFEST_BLOB_UNKNOWN).</exception>
     /// <exception cref="DigestMismatchException">The registry announced another digest for the bytes.</exception>
-    public async Task PutManifestAsync(ModelName repository, string reference, ReadOnlyMemory<byte> bytes, string mediaType, CancellationToken cancellationToken = default)
+    /// <returns>True when the registry said it indexed the manifest's <c>subject</c> (an <c>OCI-Subject</c> header: it has the referrers API).</returns>
+    public async Task<bool> PutManifestAsync(ModelName repository, string reference, ReadOnlyMemory<byte> bytes, string mediaType, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repository);
         var uri = new Uri(BaseUri(repository), $"v2/{repository.Repository}/manifests/{reference}");
         Digest expected = Digest.Compute(bytes.Span);
-        await ExecuteWithTimeoutAsync(
+        return await ExecuteWithTimeoutAsync(
             uri,
             async idle =>
             {
@@ -242,10 +243,132 @@ public sealed partial class RemoteRegistry
                     throw new DigestMismatchException($"{Redact(uri)} stored the manifest as {announced}, but its bytes hash to {expected}");
                 }
 
-                return true;
+                return response.Headers.Contains("OCI-Subject");
             },
             cancellationToken,
             "PUT").ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads a small blob held in memory in one request (skipped when the registry has it).</summary>
+    /// <exception cref="RegistryResponseException">The registry refused.</exception>
+    public async Task PushBytesAsync(ModelName repository, Descriptor blob, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+    {
+        if (await HasBlobAsync(repository, blob, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        BlobUpload upload = (await StartUploadAsync(repository, blob, null, cancellationToken).ConfigureAwait(false))!;
+        await CompleteUploadAsync(repository, upload, blob.Digest, () => new MemoryStream(bytes.ToArray(), writable: false), bytes.Length, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The chunk lists that travel beside <paramref name="manifest"/> in <paramref name="name"/>'s repository
+    /// (<see cref="ChunkIndexArtifact"/>), by blob, as their bytes: found through the referrers API, else the
+    /// referrers tag schema; null when there are none. Each list's bytes are checked against their digest; the lists
+    /// themselves are the caller's to validate.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<Digest, byte[]>?> GetChunkIndexAsync(ModelName name, Digest manifest, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        byte[]? referrers = await GetReferrersAsync(name, manifest, cancellationToken).ConfigureAwait(false);
+        if (referrers is null)
+        {
+            try
+            {
+                referrers = (await GetManifestAsync(name, ChunkIndexArtifact.ReferrersTag(manifest), cancellationToken).ConfigureAwait(false)).Bytes.ToArray();
+            }
+            catch (ModelNotFoundException)
+            {
+                return null;
+            }
+        }
+
+        foreach (Descriptor artifact in ChunkIndexArtifact.FindInReferrers(referrers))
+        {
+            FetchedManifest fetched = await GetManifestAsync(name, artifact.Digest, cancellationToken).ConfigureAwait(false);
+            IReadOnlyDictionary<Digest, Descriptor> lists = ChunkIndexArtifact.ReadLists(fetched.Bytes.Span, manifest);
+            if (lists.Count == 0)
+            {
+                continue;
+            }
+
+            var bytes = new Dictionary<Digest, byte[]>();
+            foreach ((Digest blob, Descriptor list) in lists)
+            {
+                Stream stream = await OpenBlobAsync(name, list, cancellationToken).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                {
+                    using var copy = new MemoryStream((int)list.Size);
+                    await stream.CopyToAsync(copy, cancellationToken).ConfigureAwait(false); // checked against the list's digest at its end
+                    bytes[blob] = copy.ToArray();
+                }
+            }
+
+            return bytes;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The chunksums of <paramref name="blob"/> from a chunk index (<see cref="GetChunkIndexAsync"/>), validated against
+    /// the blob's size like a chunksums answer, with the blob's own URL to fetch from; null when the index has no
+    /// list for it or the list does not fit (a hint that does not fit is ignored, never trusted).
+    /// </summary>
+    public ChunkSums? ChunkSumsFromIndex(ModelName name, Descriptor blob, IReadOnlyDictionary<Digest, byte[]> index)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(index);
+        if (!index.TryGetValue(blob.Digest, out byte[]? bytes))
+        {
+            return null;
+        }
+
+        try
+        {
+            return ChunkSumsAt(name, blob, ChunkList.Parse(bytes, blob.Size, blob.Digest));
+        }
+        catch (InvalidChunkListException e)
+        {
+            LogUnfitChunkIndex(_logger, blob.Digest.Short, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Chunksums for <paramref name="blob"/> from a list known otherwise (kept by the store), fetched from the blob's own URL.</summary>
+    public ChunkSums ChunkSumsAt(ModelName name, Descriptor blob, ChunkList list)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return new ChunkSums(GetBlobUri(name, blob.Digest), list);
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Debug, Message = "the chunk index's list for {Blob} does not fit the blob ({Problem}); not used")]
+    private static partial void LogUnfitChunkIndex(Microsoft.Extensions.Logging.ILogger logger, string blob, string problem);
+
+    /// <summary>The referrers API's index of <paramref name="subject"/> filtered to the chunk index; null where the registry has no such API (404).</summary>
+    private async Task<byte[]?> GetReferrersAsync(ModelName name, Digest subject, CancellationToken cancellationToken)
+    {
+        var uri = new Uri(BaseUri(name), $"v2/{name.Repository}/referrers/{subject}?artifactType={Uri.EscapeDataString(ChunkIndexArtifact.ArtifactType)}");
+        return await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(HttpMethod.Get, uri, null, idle.Token).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.NotFound)
+                {
+                    return null;
+                }
+
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw await CreateErrorAsync(response, null, idle.Token).ConfigureAwait(false);
+                }
+
+                byte[] body = await ReadAtMostAsync(response, ChunkIndexArtifact.MaxBytes, idle.Token, idle).ConfigureAwait(false);
+                return body.Length > ChunkIndexArtifact.MaxBytes ? null : body;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The error for a refused write, saying what to do: a read-only registry, or credentials that may not push.</summary>

@@ -116,6 +116,44 @@ public sealed class ModelStore
         return null;
     }
 
+    /// <summary>Hashes a complete blob chunk by chunk (SHA-256 of each <paramref name="chunkSize"/> bytes) and returns its list.</summary>
+    /// <exception cref="IOException">The blob is shorter than <paramref name="size"/>, or cannot be read.</exception>
+    public ChunkList ComputeChunkList(Digest digest, long size, long chunkSize)
+    {
+        const int ReadBufferSize = 1 << 20;
+        var chunks = new List<ChunkSum>();
+        string path = GetBlobPath(digest);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        try
+        {
+            using Microsoft.Win32.SafeHandles.SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            for (long start = 0; start < size; start += chunkSize)
+            {
+                long end = Math.Min(start + chunkSize, size) - 1;
+                for (long offset = start; offset <= end;)
+                {
+                    int read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(ReadBufferSize, end - offset + 1)), offset);
+                    if (read == 0)
+                    {
+                        throw new IOException($"{path} ended at byte {offset} while its size is {size}");
+                    }
+
+                    hash.AppendData(buffer, 0, read);
+                    offset += read;
+                }
+
+                chunks.Add(new ChunkSum(Digest.FromHash(hash.GetHashAndReset()), new Chunk(start, end)));
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return ChunkList.Parse(System.Text.Encoding.ASCII.GetBytes(ChunkList.Format(chunks)), size, digest);
+    }
+
     /// <summary>The chunk digest sidecars kept for a blob (any chunk size).</summary>
     public IReadOnlyList<string> GetChunkSumsFiles(Digest digest) =>
         Directory.Exists(ChunkSumsDirectory)

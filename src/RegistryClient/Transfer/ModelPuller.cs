@@ -246,7 +246,9 @@ public sealed partial class ModelPuller
         {
             foreach (Descriptor descriptor in toFetch)
             {
-                Task blob = FetchBlobAsync(descriptor, owners[descriptor.Digest], work.Writer, assemblies, lanes, buffers, progress, cts.Token);
+                ModelName owner = owners[descriptor.Digest];
+                Digest? manifest = models.FirstOrDefault(m => m.Name.Key == owner.Key && !m.Manifest.IsIndex)?.ManifestDigest;
+                Task blob = FetchBlobAsync(descriptor, owner, manifest, work.Writer, assemblies, lanes, buffers, progress, cts.Token);
                 done.Add(descriptor.Digest, blob);
                 tasks.Add(Guard(blob, Fail));
             }
@@ -302,6 +304,7 @@ public sealed partial class ModelPuller
     private async Task FetchBlobAsync(
         Descriptor descriptor,
         ModelName owner,
+        Digest? manifest,
         ChannelWriter<(BlobAssembly, int)> work,
         ConcurrentBag<BlobAssembly> assemblies,
         LaneHashEngine? lanes,
@@ -322,6 +325,8 @@ public sealed partial class ModelPuller
         {
             sums = descriptor.Size >= _options.ChunkSumsThreshold
                 ? await _registry.GetChunkSumsAsync(owner, descriptor, cancellationToken).ConfigureAwait(false)
+                    ?? (manifest is { } digest ? await TravellingChunkSumsAsync(owner, digest, descriptor, cancellationToken).ConfigureAwait(false) : null)
+                    ?? (_store.TryReadChunkList(descriptor.Digest, descriptor.Size) is { } kept ? _registry.ChunkSumsAt(owner, descriptor, kept) : null) // proven when the blob was last whole (a repair)
                 : null;
             _options.StageReached?.Invoke("after-chunksums");
             Chunk[] chunks = sums is null
@@ -375,6 +380,48 @@ public sealed partial class ModelPuller
             await _store.TryKeepChunkListAsync(descriptor.Digest, sums.List, CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The blob's chunksums from the chunk index that travels beside its manifest (for registries without a chunksums
+    /// endpoint), looked up once per manifest; null when there is none. A failure to find it is not the pull's: the
+    /// blob is then fetched by own ranges, verified by its whole digest.
+    /// </summary>
+    private async Task<ChunkSums?> TravellingChunkSumsAsync(ModelName owner, Digest manifest, Descriptor blob, CancellationToken cancellationToken)
+    {
+        Task<IReadOnlyDictionary<Digest, byte[]>?> lookup = _chunkIndexes.GetOrAdd(
+            $"{owner.Host}/{owner.Repository}@{manifest}",
+            _ => FindChunkIndexAsync(owner, manifest, CancellationToken.None)); // shared by the blobs of all pulls: not one pull's to cancel
+        IReadOnlyDictionary<Digest, byte[]>? index = await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return index is null ? null : _registry.ChunkSumsFromIndex(owner, blob, index);
+    }
+
+    private async Task<IReadOnlyDictionary<Digest, byte[]>?> FindChunkIndexAsync(ModelName owner, Digest manifest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            IReadOnlyDictionary<Digest, byte[]>? index = await _registry.GetChunkIndexAsync(owner, manifest, cancellationToken).ConfigureAwait(false);
+            if (index is not null)
+            {
+                LogChunkIndexFound(_logger, index.Count, manifest.Short);
+            }
+
+            return index;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogChunkIndexFailed(_logger, manifest.Short, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Chunk indexes looked up during pulls, by repository and manifest digest (content addressed: never stale).</summary>
+    private readonly ConcurrentDictionary<string, Task<IReadOnlyDictionary<Digest, byte[]>?>> _chunkIndexes = new(StringComparer.Ordinal);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "found a chunk index with {Lists} list(s) beside {Manifest}")]
+    private static partial void LogChunkIndexFound(ILogger logger, int lists, string manifest);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "no chunk index beside {Manifest}: {Reason}")]
+    private static partial void LogChunkIndexFailed(ILogger logger, string manifest, string reason);
 
     /// <summary>Fetches one chunk again outside the worker pool (a chunk of a resumed partial found damaged).</summary>
     private async Task RefetchAsync(BlobAssembly blob, int index, CancellationToken cancellationToken)

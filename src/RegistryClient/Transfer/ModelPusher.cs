@@ -75,8 +75,63 @@ public sealed partial class ModelPusher
             await _registry.PutManifestAsync(target, entry.Descriptor.Digest.ToString(), child, entry.Descriptor.MediaType, cancellationToken).ConfigureAwait(false);
         }
 
-        await _registry.PutManifestAsync(target, target.Reference, bytes, MediaTypeOf(manifest), cancellationToken).ConfigureAwait(false);
-        return new PushResult(target, Digest.Compute(bytes), counts.Uploaded, counts.BytesUploaded, counts.Present, counts.Mounted, counts.Resumed, clock.Elapsed);
+        string mediaType = MediaTypeOf(manifest);
+        await _registry.PutManifestAsync(target, target.Reference, bytes, mediaType, cancellationToken).ConfigureAwait(false);
+        var subject = new Descriptor(mediaType, Digest.Compute(bytes), bytes.Length);
+        int lists = manifest.IsIndex || !_options.ChunkIndex ? 0 : await PushChunkIndexAsync(target, subject, blobs, progress, cancellationToken).ConfigureAwait(false);
+        return new PushResult(target, subject.Digest, counts.Uploaded, counts.BytesUploaded, counts.Present, counts.Mounted, counts.Resumed, clock.Elapsed)
+        {
+            ChunkLists = lists,
+        };
+    }
+
+    /// <summary>
+    /// Sends the chunk lists of the model's large blobs beside it (<see cref="ChunkIndexArtifact"/>): each list as a
+    /// small blob (the store's kept list, else computed from the blob now and kept), the artifact manifest by digest,
+    /// and where the registry has no referrers API, the artifact added to the tag schema's index. Returns the lists sent.
+    /// </summary>
+    private async Task<int> PushChunkIndexAsync(ModelName target, Descriptor subject, List<Descriptor> blobs, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    {
+        var lists = new List<(Digest Blob, Descriptor List)>();
+        foreach (Descriptor blob in blobs.Where(b => b.Size >= _options.ChunkIndexThreshold))
+        {
+            ChunkList list = _store.TryReadChunkList(blob.Digest, blob.Size) ?? _store.ComputeChunkList(blob.Digest, blob.Size, _options.ChunkIndexChunkSize);
+            await _store.TryKeepChunkListAsync(blob.Digest, list, cancellationToken).ConfigureAwait(false);
+            byte[] text = list.ToBytes();
+            var descriptor = new Descriptor(ChunkIndexArtifact.ListMediaType, Digest.Compute(text), text.Length);
+            await _registry.PushBytesAsync(target, descriptor, text, cancellationToken).ConfigureAwait(false);
+            lists.Add((blob.Digest, descriptor));
+        }
+
+        if (lists.Count == 0)
+        {
+            return 0;
+        }
+
+        progress?.Report(PullProgress.ForStatus(target, "writing chunk index"));
+        await _registry.PushBytesAsync(target, ChunkIndexArtifact.EmptyConfigDescriptor, ChunkIndexArtifact.EmptyConfig, cancellationToken).ConfigureAwait(false);
+        byte[] artifact = ChunkIndexArtifact.Build(subject, lists);
+        var artifactDescriptor = new Descriptor(MediaTypes.OciManifest, Digest.Compute(artifact), artifact.Length);
+        bool indexed = await _registry.PutManifestAsync(target, artifactDescriptor.Digest.ToString(), artifact, MediaTypes.OciManifest, cancellationToken).ConfigureAwait(false);
+        if (!indexed)
+        {
+            // No referrers API: keep the referrers tag schema's index (racy between clients, as the spec says).
+            ModelName tag = target.WithTag(ChunkIndexArtifact.ReferrersTag(subject.Digest));
+            byte[]? existing = null;
+            try
+            {
+                existing = (await _registry.GetManifestAsync(tag, cancellationToken).ConfigureAwait(false)).Bytes.ToArray();
+            }
+            catch (ModelNotFoundException)
+            {
+                // The first referrer.
+            }
+
+            await _registry.PutManifestAsync(target, tag.Tag, ChunkIndexArtifact.AddToReferrers(existing, artifactDescriptor), MediaTypes.OciIndex, cancellationToken).ConfigureAwait(false);
+        }
+
+        LogChunkIndex(_logger, lists.Count, subject.Digest.Short, indexed ? "the referrers API" : "the referrers tag schema");
+        return lists.Count;
     }
 
     /// <summary>The media type a manifest is put with: its own, else what its shape says.</summary>
@@ -260,6 +315,9 @@ public sealed partial class ModelPusher
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "upload of {Blob} continues at byte {Offset} of an earlier session")]
     private static partial void LogResumed(ILogger logger, string blob, long offset);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "sent {Lists} chunk list(s) beside {Manifest}, found through {How}")]
+    private static partial void LogChunkIndex(ILogger logger, int lists, string manifest, string how);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "upload session of {Blob} is gone; starting it again")]
     private static partial void LogRestarted(ILogger logger, string blob);

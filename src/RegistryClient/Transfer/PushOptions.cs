@@ -14,6 +14,18 @@ public sealed record PushOptions
     /// </summary>
     public long ChunkSize { get; init; } = 16 << 20;
 
+    /// <summary>
+    /// Sends each large blob's chunk list beside the model (an OCI 1.1 artifact whose subject is the manifest), so a
+    /// pull from a registry without a chunksums endpoint still gets per-chunk verification and repair. Default on.
+    /// </summary>
+    public bool ChunkIndex { get; init; } = true;
+
+    /// <summary>Blobs at least this large get a chunk list in the chunk index (as pulls ask for chunksums). Default 64 MiB.</summary>
+    public long ChunkIndexThreshold { get; init; } = 64L << 20;
+
+    /// <summary>The chunk size of a list computed for the chunk index (one the store keeps is sent as it is). Default 16 MiB.</summary>
+    public long ChunkIndexChunkSize { get; init; } = 16L << 20;
+
     /// <summary>An upload session recorded longer ago than this is not asked about; the blob starts again.</summary>
     public TimeSpan MaxSessionAge { get; init; } = TimeSpan.FromDays(6);
 

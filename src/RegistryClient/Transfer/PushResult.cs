@@ -13,4 +13,8 @@ namespace RegistryClient.Transfer;
 /// <param name="BlobsResumed">Uploads that continued a session of an earlier, interrupted push.</param>
 /// <param name="Elapsed">Wall time.</param>
 public sealed record PushResult(
-    ModelName Target, Digest ManifestDigest, int BlobsUploaded, long BytesUploaded, int BlobsPresent, int BlobsMounted, int BlobsResumed, TimeSpan Elapsed);
+    ModelName Target, Digest ManifestDigest, int BlobsUploaded, long BytesUploaded, int BlobsPresent, int BlobsMounted, int BlobsResumed, TimeSpan Elapsed)
+{
+    /// <summary>Chunk lists sent beside the model (its chunk index); 0 when it has no large blob or the index is off.</summary>
+    public int ChunkLists { get; init; }
+}

@@ -75,6 +75,7 @@ public static class RegcProcess
         start.Environment.Remove("OLLAMA_MODELS");
         // Hermetic: no credentials or CA bundle of the machine's user unless a test gives them.
         start.Environment["DOCKER_CONFIG"] = Path.Combine(Path.GetTempPath(), "regc-tests-no-docker-config");
+        start.Environment["REGISTRY_AUTH_FILE"] = Path.Combine(Path.GetTempPath(), "regc-tests-no-auth-file.json");
         start.Environment.Remove("SSL_CERT_FILE");
         foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
         {

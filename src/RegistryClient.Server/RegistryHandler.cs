@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Win32.SafeHandles;
@@ -64,7 +65,7 @@ internal sealed class RegistryHandler
 
         if (segments.Length is < 3 or > 4)
         {
-            await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN", "expected /v2/<namespace>/<model>/{manifests,blobs,chunksums,tags}/...").ConfigureAwait(false);
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN", "expected /v2/<namespace>/<model>/{manifests,blobs,chunksums,tags,referrers}/...").ConfigureAwait(false);
             return;
         }
 
@@ -92,10 +93,41 @@ internal sealed class RegistryHandler
             case "tags" when reference == "list":
                 await TagsAsync(context, repository, head).ConfigureAwait(false);
                 break;
+            case "referrers":
+                await ReferrersAsync(context, repository, reference, head).ConfigureAwait(false);
+                break;
             default:
                 await ErrorAsync(context, StatusCodes.Status404NotFound, "NOT_FOUND", $"unknown endpoint \"{kind}\"").ConfigureAwait(false);
                 break;
         }
+    }
+
+    /// <summary>
+    /// The referrers API (distribution-spec 1.1) for a manifest this store holds: an OCI index of the artifacts that
+    /// name it as their subject. A store holds models, not artifacts, so the index is empty; clients then know there is
+    /// nothing to look for under the referrers tag schema. Chunk digests come from the chunksums endpoint here.
+    /// </summary>
+    private async Task ReferrersAsync(HttpContext context, ModelName repository, string reference, bool head)
+    {
+        if (!Digest.TryParse(reference, out Digest digest))
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", "a digest is sha256:<64 lower-case hex digits>").ConfigureAwait(false);
+            return;
+        }
+
+        if (_manifests.FindByDigest(repository, digest) is null)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "MANIFEST_UNKNOWN", $"manifest unknown: {repository.Repository}@{digest}").ConfigureAwait(false);
+            return;
+        }
+
+        if (!string.IsNullOrEmpty(context.Request.Query["artifactType"]))
+        {
+            context.Response.Headers["OCI-Filters-Applied"] = "artifactType";
+        }
+
+        byte[] index = Encoding.UTF8.GetBytes($$"""{"schemaVersion":2,"mediaType":"{{MediaTypes.OciIndex}}","manifests":[]}""");
+        await WriteAsync(context, StatusCodes.Status200OK, MediaTypes.OciIndex, index, head).ConfigureAwait(false);
     }
 
     private async Task ManifestAsync(HttpContext context, ModelName repository, string reference, bool head)

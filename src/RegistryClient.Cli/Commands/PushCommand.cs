@@ -79,6 +79,11 @@ internal static class PushCommand
             try
             {
                 PushResult pushed = await view.RunAsync(pusher.PushAsync(source, target, view.Tracker, cancellationToken)).ConfigureAwait(false);
+                if (pushed.Warning is { } warning)
+                {
+                    Console.Error.WriteLine($"warning: {ErrorReporter.OneLine(warning)}");
+                }
+
                 if (mode == OutputMode.Json)
                 {
                     view.WriteJson(new Dictionary<string, object> { ["status"] = "success", ["digest"] = pushed.ManifestDigest.ToString() });

@@ -52,6 +52,11 @@ internal static class TransferCopyCommand
             var copier = new ModelCopier(services.GetRequiredService<RemoteRegistry>(), store, loggers: services.GetService<ILoggerFactory>());
             var view = new ProgressView(Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal, Console.Out);
             CopyResult copied = await view.RunAsync(copier.CopyAsync(from, to, view.Tracker, cancellationToken)).ConfigureAwait(false);
+            if (copied.Pushed?.Warning is { } warning)
+            {
+                Console.Error.WriteLine($"warning: {ErrorReporter.OneLine(warning)}");
+            }
+
             Console.Out.WriteLine(copied.Pushed is { } pushed
                 ? PushCommand.Summary(pushed)
                 : MirrorCommand.Summary(copied.Mirrored!, new ModelStore(to[ModelMirror.OciPrefix.Length..], StoreLayout.Oci)));

@@ -115,7 +115,8 @@ public static class ChunkIndexArtifact
             {
                 foreach (JsonElement entry in manifests.EnumerateArray())
                 {
-                    if (entry.TryGetProperty("artifactType", out JsonElement type) && type.ValueKind == JsonValueKind.String && type.GetString() == ArtifactType
+                    if (entry.ValueKind == JsonValueKind.Object
+                        && entry.TryGetProperty("artifactType", out JsonElement type) && type.ValueKind == JsonValueKind.String && type.GetString() == ArtifactType
                         && ReadDescriptor(entry) is { } descriptor && descriptor.Size <= MaxBytes)
                     {
                         found.Add(descriptor);
@@ -188,7 +189,7 @@ public static class ChunkIndexArtifact
         element.ValueKind == JsonValueKind.Object
         && element.TryGetProperty("mediaType", out JsonElement type) && type.ValueKind == JsonValueKind.String
         && element.TryGetProperty("digest", out JsonElement digest) && digest.ValueKind == JsonValueKind.String && Digest.TryParse(digest.GetString(), out Digest parsed)
-        && element.TryGetProperty("size", out JsonElement size) && size.TryGetInt64(out long length) && length >= 0
+        && element.TryGetProperty("size", out JsonElement size) && size.ValueKind == JsonValueKind.Number && size.TryGetInt64(out long length) && length >= 0
             ? new Descriptor(type.GetString()!, parsed, length)
             : null;
 

@@ -21,6 +21,7 @@ internal static class CredentialHelper
     {
         string program = $"docker-credential-{helper}";
         string? path = Environment.GetEnvironmentVariable("PATH")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Where(Path.IsPathRooted) // never a helper from the current directory
             .Select(directory => Path.Combine(directory, program))
             .FirstOrDefault(File.Exists);
         if (path is null)

@@ -264,11 +264,10 @@ public sealed partial class RemoteRegistry
 
     /// <summary>
     /// The chunk lists that travel beside <paramref name="manifest"/> in <paramref name="name"/>'s repository
-    /// (<see cref="ChunkIndexArtifact"/>), by blob, as their bytes: found through the referrers API, else the
-    /// referrers tag schema; null when there are none. Each list's bytes are checked against their digest; the lists
-    /// themselves are the caller's to validate.
+    /// (<see cref="ChunkIndexArtifact"/>): the descriptor of each blob's list, found through the referrers API, else the
+    /// referrers tag schema; null when there are none. Fetch a list with <see cref="GetChunkSumsFromIndexAsync"/>.
     /// </summary>
-    public async Task<IReadOnlyDictionary<Digest, byte[]>?> GetChunkIndexAsync(ModelName name, Digest manifest, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyDictionary<Digest, Descriptor>?> GetChunkIndexAsync(ModelName name, Digest manifest, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
         byte[]? referrers = await GetReferrersAsync(name, manifest, cancellationToken).ConfigureAwait(false);
@@ -284,44 +283,54 @@ public sealed partial class RemoteRegistry
             }
         }
 
-        foreach (Descriptor artifact in ChunkIndexArtifact.FindInReferrers(referrers))
+        foreach (Descriptor artifact in ChunkIndexArtifact.FindInReferrers(referrers).Take(MaxChunkIndexCandidates))
         {
             FetchedManifest fetched = await GetManifestAsync(name, artifact.Digest, cancellationToken).ConfigureAwait(false);
             IReadOnlyDictionary<Digest, Descriptor> lists = ChunkIndexArtifact.ReadLists(fetched.Bytes.Span, manifest);
-            if (lists.Count == 0)
+            if (lists.Count > 0)
             {
-                continue;
+                return lists;
             }
-
-            var bytes = new Dictionary<Digest, byte[]>();
-            foreach ((Digest blob, Descriptor list) in lists)
-            {
-                Stream stream = await OpenBlobAsync(name, list, cancellationToken).ConfigureAwait(false);
-                await using (stream.ConfigureAwait(false))
-                {
-                    using var copy = new MemoryStream((int)list.Size);
-                    await stream.CopyToAsync(copy, cancellationToken).ConfigureAwait(false); // checked against the list's digest at its end
-                    bytes[blob] = copy.ToArray();
-                }
-            }
-
-            return bytes;
         }
 
         return null;
     }
 
+    /// <summary>Artifacts of the chunk index type looked at for one manifest (another tool may list several).</summary>
+    private const int MaxChunkIndexCandidates = 3;
+
     /// <summary>
-    /// The chunksums of <paramref name="blob"/> from a chunk index (<see cref="GetChunkIndexAsync"/>), validated against
-    /// the blob's size like a chunksums answer, with the blob's own URL to fetch from; null when the index has no
-    /// list for it or the list does not fit (a hint that does not fit is ignored, never trusted).
+    /// The chunksums of <paramref name="blob"/> from its list in a chunk index: at most the list's announced size is
+    /// read (each attempt bounded by the request timeout), its bytes must hash to the list's digest, and the list is
+    /// validated against the blob's size like a chunksums answer; null when it does not fit (a hint that does not fit
+    /// is ignored, never trusted). The blob's bytes are then fetched from its own URL.
     /// </summary>
-    public ChunkSums? ChunkSumsFromIndex(ModelName name, Descriptor blob, IReadOnlyDictionary<Digest, byte[]> index)
+    public async Task<ChunkSums?> GetChunkSumsFromIndexAsync(ModelName name, Descriptor blob, Descriptor list, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
-        ArgumentNullException.ThrowIfNull(index);
-        if (!index.TryGetValue(blob.Digest, out byte[]? bytes))
+        ArgumentNullException.ThrowIfNull(list);
+        if (list.Size > ChunkList.MaxBodyBytes)
         {
+            return null;
+        }
+
+        Uri uri = GetBlobUri(name, list.Digest);
+        byte[] bytes = await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(HttpMethod.Get, uri, null, idle.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw await CreateErrorAsync(response, null, idle.Token).ConfigureAwait(false);
+                }
+
+                return await ReadAtMostAsync(response, (int)list.Size, idle.Token, idle).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (bytes.Length != list.Size || Digest.Compute(bytes) != list.Digest)
+        {
+            LogUnfitChunkIndex(_logger, blob.Digest.Short, "its bytes do not match their descriptor");
             return null;
         }
 
@@ -371,6 +380,14 @@ public sealed partial class RemoteRegistry
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>True when <paramref name="location"/> is on <paramref name="repository"/>'s registry: the same scheme, host and port (a recorded upload is never asked about elsewhere).</summary>
+    public bool IsOnOrigin(ModelName repository, Uri location)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(location);
+        return Uri.Compare(BaseUri(repository), location, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
+    }
+
     /// <summary>The error for a refused write, saying what to do: a read-only registry, or credentials that may not push.</summary>
     private async Task<RegistryResponseException> CreateWriteErrorAsync(HttpResponseMessage response, ModelName repository, CancellationToken cancellationToken)
     {
@@ -407,7 +424,7 @@ public sealed partial class RemoteRegistry
         int dash = range.IndexOf('-', StringComparison.Ordinal);
         if (dash <= 0
             || !long.TryParse(range.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out long first) || first != 0
-            || !long.TryParse(range.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long last) || last < -1)
+            || !long.TryParse(range.AsSpan(dash + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long last) || last < -1)
         {
             throw new RegistryProtocolException($"the registry sent an upload Range header \"{Digest.Printable(range)}\" that is not 0-<last byte>", isTransient: false);
         }

@@ -116,9 +116,13 @@ public sealed class ModelStore
         return null;
     }
 
-    /// <summary>Hashes a complete blob chunk by chunk (SHA-256 of each <paramref name="chunkSize"/> bytes) and returns its list.</summary>
+    /// <summary>
+    /// Hashes a complete blob chunk by chunk (SHA-256 of each <paramref name="chunkSize"/> bytes) and returns its list,
+    /// checking in the same pass that the whole blob still hashes to its name: a list is never made from damaged bytes.
+    /// </summary>
     /// <exception cref="IOException">The blob is shorter than <paramref name="size"/>, or cannot be read.</exception>
-    public ChunkList ComputeChunkList(Digest digest, long size, long chunkSize)
+    /// <exception cref="DigestMismatchException">The blob no longer hashes to its name (run regc verify).</exception>
+    public ChunkList ComputeChunkList(Digest digest, long size, long chunkSize, CancellationToken cancellationToken = default)
     {
         const int ReadBufferSize = 1 << 20;
         var chunks = new List<ChunkSum>();
@@ -128,8 +132,10 @@ public sealed class ModelStore
         {
             using Microsoft.Win32.SafeHandles.SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             for (long start = 0; start < size; start += chunkSize)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 long end = Math.Min(start + chunkSize, size) - 1;
                 for (long offset = start; offset <= end;)
                 {
@@ -140,10 +146,16 @@ public sealed class ModelStore
                     }
 
                     hash.AppendData(buffer, 0, read);
+                    whole.AppendData(buffer, 0, read);
                     offset += read;
                 }
 
                 chunks.Add(new ChunkSum(Digest.FromHash(hash.GetHashAndReset()), new Chunk(start, end)));
+            }
+
+            if (Digest.FromHash(whole.GetHashAndReset()) is var actual && actual != digest)
+            {
+                throw new DigestMismatchException($"{path} hashes to {actual}, not its name; the store's copy is damaged (run regc verify)");
             }
         }
         finally
@@ -193,7 +205,18 @@ public sealed class ModelStore
     public void DeleteUploadRecord(ModelName target, Digest digest)
     {
         ArgumentNullException.ThrowIfNull(target);
-        File.Delete(StateFiles.UploadRecord(this, target.Host, target.Repository, digest));
+        string path = StateFiles.UploadRecord(this, target.Host, target.Repository, digest);
+        try
+        {
+            if (File.Exists(path))
+            {
+                File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A record left behind is asked about next time and found gone: harmless.
+        }
     }
 
     /// <summary><c>&lt;root&gt;/.regc/fingerprints</c>: fingerprints of proven blobs, for <c>regc verify --fast</c> (<see cref="BlobFingerprints"/>).</summary>

@@ -321,13 +321,21 @@ public sealed partial class ModelPuller
         BlobAssembly assembly;
         Digest listDigest;
         ChunkSums? sums;
+        bool travelling = false;
         try
         {
+            // The registry's own list; else the one the store kept when the blob was last proven whole (a repair);
+            // else the chunk index that travels beside the manifest, which is only a hint (see below).
             sums = descriptor.Size >= _options.ChunkSumsThreshold
                 ? await _registry.GetChunkSumsAsync(owner, descriptor, cancellationToken).ConfigureAwait(false)
-                    ?? (manifest is { } digest ? await TravellingChunkSumsAsync(owner, digest, descriptor, cancellationToken).ConfigureAwait(false) : null)
-                    ?? (_store.TryReadChunkList(descriptor.Digest, descriptor.Size) is { } kept ? _registry.ChunkSumsAt(owner, descriptor, kept) : null) // proven when the blob was last whole (a repair)
+                    ?? (_store.TryReadChunkList(descriptor.Digest, descriptor.Size) is { } kept ? _registry.ChunkSumsAt(owner, descriptor, kept) : null)
                 : null;
+            if (sums is null && descriptor.Size >= _options.ChunkSumsThreshold && manifest is { } digest)
+            {
+                sums = await TravellingChunkSumsAsync(owner, digest, descriptor, cancellationToken).ConfigureAwait(false);
+                travelling = sums is not null;
+            }
+
             _options.StageReached?.Invoke("after-chunksums");
             Chunk[] chunks = sums is null
                 ? ChunkPlanner.Plan(descriptor.Size, _options.RangeSize, _options.ParallelThreshold)
@@ -338,7 +346,9 @@ public sealed partial class ModelPuller
                 partial,
                 chunks,
                 sums?.List.Chunks.Select(c => c.Digest).ToArray(),
-                _options.VerifyChunksOnArrival ?? lanes is not null,
+                // A travelling list is anyone's who could push: the whole digest decides, and the list only names the
+                // chunks to fetch again when it fails (a wrong list then cannot fail a pull of right bytes).
+                !travelling && (_options.VerifyChunksOnArrival ?? lanes is not null),
                 _options.HashWindow,
                 (blob, index) => work.TryWrite((blob, index)),
                 progress)
@@ -376,30 +386,46 @@ public sealed partial class ModelPuller
             cancellationToken).ConfigureAwait(false);
         if (sums is not null)
         {
-            // Proven by the whole digest now: verify can name damaged chunks, serve can offer the list unhashed.
-            await _store.TryKeepChunkListAsync(descriptor.Digest, sums.List, CancellationToken.None).ConfigureAwait(false);
+            // Proven by the whole digest now: verify can name damaged chunks, serve can offer the list unhashed. A
+            // travelling list was not checked chunk by chunk: it is kept only when the blob's own chunks match it.
+            if (!travelling || ListMatches(descriptor, sums.List, cancellationToken))
+            {
+                await _store.TryKeepChunkListAsync(descriptor.Digest, sums.List, CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 
     /// <summary>
     /// The blob's chunksums from the chunk index that travels beside its manifest (for registries without a chunksums
-    /// endpoint), looked up once per manifest; null when there is none. A failure to find it is not the pull's: the
-    /// blob is then fetched by own ranges, verified by its whole digest.
+    /// endpoint), the index looked up once per manifest; null when there is none. A failure to find or read it is not
+    /// the pull's: the blob is then fetched by own ranges, verified by its whole digest.
     /// </summary>
     private async Task<ChunkSums?> TravellingChunkSumsAsync(ModelName owner, Digest manifest, Descriptor blob, CancellationToken cancellationToken)
     {
-        Task<IReadOnlyDictionary<Digest, byte[]>?> lookup = _chunkIndexes.GetOrAdd(
+        Task<IReadOnlyDictionary<Digest, Descriptor>?> lookup = _chunkIndexes.GetOrAdd(
             $"{owner.Host}/{owner.Repository}@{manifest}",
-            _ => FindChunkIndexAsync(owner, manifest, CancellationToken.None)); // shared by the blobs of all pulls: not one pull's to cancel
-        IReadOnlyDictionary<Digest, byte[]>? index = await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return index is null ? null : _registry.ChunkSumsFromIndex(owner, blob, index);
+            _ => FindChunkIndexAsync(owner, manifest)); // shared by the blobs of all pulls: not one pull's to cancel
+        if (await lookup.WaitAsync(cancellationToken).ConfigureAwait(false) is not { } index || !index.TryGetValue(blob.Digest, out Descriptor? list))
+        {
+            return null;
+        }
+
+        try
+        {
+            return await _registry.GetChunkSumsFromIndexAsync(owner, blob, list, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogChunkIndexFailed(_logger, manifest.Short, e.Message);
+            return null;
+        }
     }
 
-    private async Task<IReadOnlyDictionary<Digest, byte[]>?> FindChunkIndexAsync(ModelName owner, Digest manifest, CancellationToken cancellationToken)
+    private async Task<IReadOnlyDictionary<Digest, Descriptor>?> FindChunkIndexAsync(ModelName owner, Digest manifest)
     {
         try
         {
-            IReadOnlyDictionary<Digest, byte[]>? index = await _registry.GetChunkIndexAsync(owner, manifest, cancellationToken).ConfigureAwait(false);
+            IReadOnlyDictionary<Digest, Descriptor>? index = await _registry.GetChunkIndexAsync(owner, manifest, CancellationToken.None).ConfigureAwait(false);
             if (index is not null)
             {
                 LogChunkIndexFound(_logger, index.Count, manifest.Short);
@@ -414,8 +440,21 @@ public sealed partial class ModelPuller
         }
     }
 
+    /// <summary>True when the committed blob's own chunks hash to <paramref name="list"/>'s digests (a travelling list, before it is kept).</summary>
+    private bool ListMatches(Descriptor blob, ChunkList list, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return _store.ComputeChunkList(blob.Digest, blob.Size, list.ChunkSize, cancellationToken).ListDigest == list.ListDigest;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Chunk indexes looked up during pulls, by repository and manifest digest (content addressed: never stale).</summary>
-    private readonly ConcurrentDictionary<string, Task<IReadOnlyDictionary<Digest, byte[]>?>> _chunkIndexes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<IReadOnlyDictionary<Digest, Descriptor>?>> _chunkIndexes = new(StringComparer.Ordinal);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "found a chunk index with {Lists} list(s) beside {Manifest}")]
     private static partial void LogChunkIndexFound(ILogger logger, int lists, string manifest);

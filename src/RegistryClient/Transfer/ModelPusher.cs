@@ -78,10 +78,26 @@ public sealed partial class ModelPusher
         string mediaType = MediaTypeOf(manifest);
         await _registry.PutManifestAsync(target, target.Reference, bytes, mediaType, cancellationToken).ConfigureAwait(false);
         var subject = new Descriptor(mediaType, Digest.Compute(bytes), bytes.Length);
-        int lists = manifest.IsIndex || !_options.ChunkIndex ? 0 : await PushChunkIndexAsync(target, subject, blobs, progress, cancellationToken).ConfigureAwait(false);
+        int lists = 0;
+        string? warning = null;
+        if (!manifest.IsIndex && _options.ChunkIndex)
+        {
+            try
+            {
+                lists = await PushChunkIndexAsync(target, subject, blobs, progress, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The model is pushed; its chunk index is a help for later pulls, not a part of it.
+                warning = $"the model was pushed, but its chunk index was not: {e.Message}";
+                LogChunkIndexFailed(_logger, e.Message);
+            }
+        }
+
         return new PushResult(target, subject.Digest, counts.Uploaded, counts.BytesUploaded, counts.Present, counts.Mounted, counts.Resumed, clock.Elapsed)
         {
             ChunkLists = lists,
+            Warning = warning,
         };
     }
 
@@ -95,7 +111,7 @@ public sealed partial class ModelPusher
         var lists = new List<(Digest Blob, Descriptor List)>();
         foreach (Descriptor blob in blobs.Where(b => b.Size >= _options.ChunkIndexThreshold))
         {
-            ChunkList list = _store.TryReadChunkList(blob.Digest, blob.Size) ?? _store.ComputeChunkList(blob.Digest, blob.Size, _options.ChunkIndexChunkSize);
+            ChunkList list = _store.TryReadChunkList(blob.Digest, blob.Size) ?? _store.ComputeChunkList(blob.Digest, blob.Size, _options.ChunkIndexChunkSize, cancellationToken);
             await _store.TryKeepChunkListAsync(blob.Digest, list, cancellationToken).ConfigureAwait(false);
             byte[] text = list.ToBytes();
             var descriptor = new Descriptor(ChunkIndexArtifact.ListMediaType, Digest.Compute(text), text.Length);
@@ -185,8 +201,16 @@ public sealed partial class ModelPusher
         Stream OpenAt(long offset)
         {
             var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
-            file.Position = offset;
-            return file;
+            try
+            {
+                file.Position = offset;
+                return file;
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
         }
 
         // A request in flight is let finish for a while after a cancel: a registry that appended part of a chunk
@@ -196,27 +220,28 @@ public sealed partial class ModelPusher
         using CancellationTokenRegistration graceful = cancellationToken.Register(() => grace.CancelAfter(_options.CancelGrace));
         bool unsure = false; // a request failed: ask where the session stands before sending more
         int rejected = 0; // closing PUTs whose digest the registry refused
+        long highWater = upload.Offset;
         await _registry.ExecuteAsync(
             async token =>
             {
                 if (unsure)
                 {
-                    unsure = false;
+                    // Where the session stands decides what goes next; until that is known, nothing is sent.
                     BlobUpload? status = await _registry.GetUploadStatusAsync(target, upload, token).ConfigureAwait(false);
                     if (status is null || status.Offset > blob.Size)
                     {
                         // The registry forgot the session (expired, or finished by a request whose answer was lost).
                         if (await _registry.HasBlobAsync(target, blob, token).ConfigureAwait(false))
                         {
+                            unsure = false;
                             return;
                         }
 
-                        LogRestarted(_logger, blob.Digest.Short);
-                        status = await _registry.StartUploadAsync(target, blob, null, token).ConfigureAwait(false)
-                            ?? throw new RegistryProtocolException($"{target.Host} mounted {blob.Digest.Short} without being asked to", isTransient: false);
+                        status = await RestartAsync(target, blob, token).ConfigureAwait(false);
                     }
 
                     upload = status;
+                    unsure = false;
                     await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
                 }
 
@@ -249,10 +274,10 @@ public sealed partial class ModelPusher
                 catch (RegistryResponseException e) when (e.RegistryCode == "DIGEST_INVALID" && ++rejected == 1)
                 {
                     // The session holds bytes that are not the blob's (a chunk appended twice by a registry that ignores
-                    // Content-Range): start a new session, once.
-                    LogRestarted(_logger, blob.Digest.Short);
-                    upload = await _registry.StartUploadAsync(target, blob, null, token).ConfigureAwait(false)
-                        ?? throw new RegistryProtocolException($"{target.Host} mounted {blob.Digest.Short} without being asked to", isTransient: false);
+                    // Content-Range): start a new session, once. Until it is open, the next attempt asks first.
+                    unsure = true;
+                    upload = await RestartAsync(target, blob, token).ConfigureAwait(false);
+                    unsure = false;
                     await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
                     throw new RegistryProtocolException($"{e.Message}; uploading {blob.Digest.Short} again in a new session", isTransient: true);
                 }
@@ -267,7 +292,7 @@ public sealed partial class ModelPusher
                     throw ChunkFailure(e);
                 }
             },
-            _registry.CreateBudget($"upload of {blob.Digest.Short}", () => upload.Offset),
+            _registry.CreateBudget($"upload of {blob.Digest.Short}", () => highWater = Math.Max(highWater, upload.Offset)), // bytes sent again after a restart are no progress
             cancellationToken).ConfigureAwait(false);
 
         _store.DeleteUploadRecord(target, blob.Digest);
@@ -275,13 +300,25 @@ public sealed partial class ModelPusher
         progress?.Report(new PullProgress(blob.Digest, blob.Size, blob.Size, TransferState.Completed, resumedAt));
     }
 
-    /// <summary>A refused chunk (416: not where the session stands) is worth one more look at the session.</summary>
+    /// <summary>
+    /// A chunk refused as not where the session stands (416), or for a session the registry does not know or will
+    /// not continue (BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID), is worth one more look at the session.
+    /// </summary>
     private static Exception ChunkFailure(Exception e) => e switch
     {
-        RegistryResponseException { StatusCode: System.Net.HttpStatusCode.RequestedRangeNotSatisfiable } =>
+        RegistryResponseException { StatusCode: System.Net.HttpStatusCode.RequestedRangeNotSatisfiable }
+            or RegistryResponseException { RegistryCode: "BLOB_UPLOAD_UNKNOWN" or "BLOB_UPLOAD_INVALID" } =>
             new RegistryProtocolException($"{e.Message}; asking the registry where the upload stands", isTransient: true),
         _ => e,
     };
+
+    /// <summary>A new upload session for <paramref name="blob"/>, after the registry lost or refused the last one.</summary>
+    private async Task<BlobUpload> RestartAsync(ModelName target, Descriptor blob, CancellationToken cancellationToken)
+    {
+        LogRestarted(_logger, blob.Digest.Short);
+        return await _registry.StartUploadAsync(target, blob, null, cancellationToken).ConfigureAwait(false)
+            ?? throw new RegistryProtocolException($"{target.Host} mounted {blob.Digest.Short} without being asked to", isTransient: false);
+    }
 
     /// <summary>The recorded session of an earlier push of this blob, where the registry still holds it; else null (the record is dropped).</summary>
     private async Task<BlobUpload?> ResumeAsync(ModelName target, Descriptor blob, CancellationToken cancellationToken)
@@ -292,7 +329,7 @@ public sealed partial class ModelPusher
         }
 
         BlobUpload? upload = null;
-        if (DateTimeOffset.UtcNow - record.Updated < _options.MaxSessionAge && SameOrigin(record.Location, target))
+        if (DateTimeOffset.UtcNow - record.Updated < _options.MaxSessionAge && _registry.IsOnOrigin(target, record.Location))
         {
             upload = await _registry.GetUploadStatusAsync(target, new BlobUpload(record.Location, record.Offset, 0), cancellationToken).ConfigureAwait(false);
         }
@@ -306,18 +343,30 @@ public sealed partial class ModelPusher
         return upload;
     }
 
-    /// <summary>True when a recorded location is on the target registry's host (a record never sends a request elsewhere).</summary>
-    private static bool SameOrigin(Uri location, ModelName target) =>
-        string.Equals(location.IsDefaultPort ? location.Host : $"{location.Host}:{location.Port}", target.Host, StringComparison.OrdinalIgnoreCase);
-
-    private Task RecordAsync(ModelName target, Descriptor blob, BlobUpload upload, CancellationToken cancellationToken) =>
-        _store.KeepUploadRecordAsync(target, blob.Digest, new UploadRecord(upload.Location, upload.Offset, DateTimeOffset.UtcNow), cancellationToken);
+    /// <summary>Records where the upload stands; a store that cannot be written (a read-only layout pushed from) only loses the resume.</summary>
+    private async Task RecordAsync(ModelName target, Descriptor blob, BlobUpload upload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.KeepUploadRecordAsync(target, blob.Digest, new UploadRecord(upload.Location, upload.Offset, DateTimeOffset.UtcNow), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogNotRecorded(_logger, blob.Digest.Short, e.Message);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "upload of {Blob} continues at byte {Offset} of an earlier session")]
     private static partial void LogResumed(ILogger logger, string blob, long offset);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "sent {Lists} chunk list(s) beside {Manifest}, found through {How}")]
     private static partial void LogChunkIndex(ILogger logger, int lists, string manifest, string how);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "where the upload of {Blob} stands cannot be recorded ({Reason}); an interrupted push will start it again")]
+    private static partial void LogNotRecorded(ILogger logger, string blob, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the chunk index was not pushed: {Reason}")]
+    private static partial void LogChunkIndexFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "upload session of {Blob} is gone; starting it again")]
     private static partial void LogRestarted(ILogger logger, string blob);

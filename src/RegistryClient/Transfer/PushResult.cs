@@ -17,4 +17,7 @@ public sealed record PushResult(
 {
     /// <summary>Chunk lists sent beside the model (its chunk index); 0 when it has no large blob or the index is off.</summary>
     public int ChunkLists { get; init; }
+
+    /// <summary>What went wrong beside the push (the chunk index could not be sent), for the user to hear; null when nothing did.</summary>
+    public string? Warning { get; init; }
 }

@@ -115,6 +115,24 @@ public sealed class RegistryServerTests : IAsyncLifetime
         Assert.Equal(code, body.RootElement.GetProperty("errors")[0].GetProperty("code").GetString());
     }
 
+    /// <summary>The referrers API: an empty OCI index for a manifest the store holds (it holds no artifacts), 404 for another.</summary>
+    [Fact]
+    public async Task Referrers_OfAHeldManifest_AreAnEmptyIndex_AndUnknownOnesAre404()
+    {
+        Digest held = Digest.Compute(_manifest);
+        using HttpResponseMessage response = await SendAsync($"/v2/library/m/referrers/{held}?artifactType={Uri.EscapeDataString(ChunkIndexArtifact.ArtifactType)}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(MediaTypes.OciIndex, response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("artifactType", Assert.Single(response.Headers.GetValues("OCI-Filters-Applied")));
+        using JsonDocument index = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(0, index.RootElement.GetProperty("manifests").GetArrayLength());
+
+        using HttpResponseMessage unknown = await SendAsync($"/v2/library/m/referrers/{Digest.Compute("nothing"u8)}");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using HttpResponseMessage invalid = await SendAsync("/v2/library/m/referrers/latest");
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+    }
+
     [Fact]
     public async Task Writes_AreRefusedWith405()
     {

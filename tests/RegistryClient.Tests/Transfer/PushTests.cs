@@ -404,7 +404,7 @@ public sealed class PushTests : IAsyncLifetime
         var client = new ModelClient(Registries.Create(Plain), back, new ModelClientOptions { Pull = new PullOptions { ChunkSumsThreshold = 1 << 20 } });
         await client.PullAsync(name.DisplayName, cancellationToken: Token);
         ChunkList kept = back.TryReadChunkList(weights.Digest, weights.Size) ?? throw new InvalidOperationException("the pull kept no chunk list: it did not use the chunk index");
-        Assert.Equal(store.ComputeChunkList(weights.Digest, weights.Size, 1 << 20).ToBytes(), kept.ToBytes());
+        Assert.Equal(store.ComputeChunkList(weights.Digest, weights.Size, 1 << 20, Token).ToBytes(), kept.ToBytes());
 
         // One flipped byte: verify names the blob, and repair fetches one 1 MiB chunk, not the 6 MiB blob.
         string path = back.GetBlobPath(weights.Digest);
@@ -452,6 +452,33 @@ public sealed class PushTests : IAsyncLifetime
             Assert.Equal(Encoding.UTF8.GetString(manifest), raw.TrimEnd('\n'));
             await AssertRegistryServesAsync(ModelName.Parse(copy), store, manifest);
         }
+    }
+
+    /// <summary>
+    /// A blob the registry has but the store's copy of which rotted: the push skips it (HEAD), and no chunk list is made
+    /// from the damaged bytes, published or kept; the push says so in a warning and succeeds.
+    /// </summary>
+    [Fact]
+    public async Task ChunkIndex_IsNeverMadeFromADamagedBlob()
+    {
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(_registry.HostAndPort);
+        await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, ChunkIndex = false }).PushAsync(name, cancellationToken: Token);
+        Descriptor weights = Manifest.Parse(manifest).Layers[0];
+        await using (var file = new FileStream(store.GetBlobPath(weights.Digest), FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = 12345;
+            int b = file.ReadByte();
+            file.Position--;
+            file.WriteByte((byte)(b ^ 1));
+        }
+
+        PushResult again = await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, ChunkIndexThreshold = 4 << 20, ChunkIndexChunkSize = 1 << 20 })
+            .PushAsync(name, cancellationToken: Token);
+
+        Assert.Equal(0, again.ChunkLists);
+        Assert.Contains("damaged", again.Warning, StringComparison.Ordinal);
+        Assert.Null(store.TryReadChunkList(weights.Digest, weights.Size));
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => Registries.Create(Plain).GetManifestAsync(name.WithTag(ChunkIndexArtifact.ReferrersTag(again.ManifestDigest)), Token));
     }
 
     /// <summary>Pulls the model back with regc into a new store: every blob is verified on the way, and equals the original.</summary>

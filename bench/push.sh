@@ -23,18 +23,23 @@ trap '[ -n "$registry_pid" ] && kill $registry_pid 2>/dev/null; [ -n "$target_pi
 docker_registry_with_model "$size_mib"
 source_registry=${base#http://}
 
-# The target: a second, empty docker-registry.
+# The target: a second docker-registry, started empty again before each measured push (so nothing is mounted or
+# already there: skopeo remembers where blobs were and would mount them from an earlier run's repository).
 target_port=$(free_port)
+target="127.0.0.1:$target_port"
 cat > "$work/target.yml" <<YML
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: $work/target}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$target_port, secret: bench}
+http: {addr: $target, secret: bench}
 YML
-docker-registry serve "$work/target.yml" > "$work/target.log" 2>&1 &
-target_pid=$!
-target="127.0.0.1:$target_port"
-for _ in $(seq 100); do curl -fs "http://$target/v2/" >/dev/null && break; sleep 0.1; done
+fresh_target() {
+  if [ -n "$target_pid" ]; then kill "$target_pid" 2>/dev/null; wait "$target_pid" 2>/dev/null || true; fi
+  rm -rf "$work/target"
+  docker-registry serve "$work/target.yml" > "$work/target.log" 2>&1 &
+  target_pid=$!
+  for _ in $(seq 100); do curl -fs "http://$target/v2/" >/dev/null && break; sleep 0.1; done
+}
 
 echo "pulling the model into a store..." >&2
 "$regc" pull "$source_registry/library/bench:latest" --insecure --models "$work/store" > /dev/null
@@ -46,9 +51,12 @@ raw_put() { # repo: one monolithic upload of the blob (POST, then PUT with the w
   case "$location" in http*) ;; *) location="http://$target$location" ;; esac
   curl -fsS -X PUT -H 'Content-Type: application/octet-stream' -T "$work/blob" "$location&digest=$blob_digest" -o /dev/null
 }
+export -f raw_put
+export target work blob_digest
 
-measure_push() { # name command...: like measure, without touching $work/out
+measure_push() { # name command...: like measure, into a fresh target, without touching $work/out
   local name=$1; shift
+  fresh_target
   sync
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { echo "$name failed:" >&2; cat "$work/err" >&2; exit 1; }
   results[$name]+="$(cat "$work/time");"
@@ -57,16 +65,19 @@ measure_push() { # name command...: like measure, without touching $work/out
 
 for run in $(seq "$runs"); do
   echo "run $run/$runs" >&2
-  measure_push "curl PUT (raw monolithic upload)" raw_put "raw/run$run"
+  measure_push "curl PUT (raw monolithic upload)" bash -c "raw_put raw/run$run"
   measure_push "regc push" "$regc" push "$source_registry/library/bench:latest" --to "$target/regc/run$run:latest" --insecure --models "$work/store"
   measure_push "skopeo copy (registry to registry)" skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
     "docker://$source_registry/library/bench-oci:latest" "docker://$target/skopeo/run$run:latest"
 done
 
 # Interrupted halfway by SIGINT (Ctrl-C), then run again: the chunk in flight finishes, the rest goes in the second run.
+# (Started through python so that SIGINT is not ignored, as bash leaves it for background jobs of a script.)
 echo "interrupted push..." >&2
+fresh_target
 full=$(echo "${results[regc push]}" | median 1)
-"$regc" push "$source_registry/library/bench:latest" --to "$target/regc/interrupted:latest" --insecure --models "$work/store" > /dev/null 2>&1 &
+python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+  "$regc" push "$source_registry/library/bench:latest" --to "$target/regc/interrupted:latest" --insecure --models "$work/store" > /dev/null 2>&1 &
 pid=$!
 sleep "$(awk -v f="$full" 'BEGIN { print f / 2 }')"
 kill -INT "$pid"
@@ -84,4 +95,4 @@ table "curl PUT (raw monolithic upload)" "$blob_size" "x raw upload" \
   "curl PUT (raw monolithic upload)" "regc push" "skopeo copy (registry to registry)"
 echo
 echo "Interrupted by SIGINT at $(awk -v f="$full" 'BEGIN { printf "%.2f", f / 2 }') s: $((recorded / 1048576)) MiB acknowledged and recorded;"
-echo "the second run took $resumed s: $(sed 's/^pushed [^ ]* //' "$work/resumed.txt")"
+echo "the second run took $resumed s: $(tail -1 "$work/resumed.txt" | sed 's/^pushed [^ ]* //')"

@@ -62,7 +62,7 @@ public sealed partial class ModelPusher
         }
 
         progress?.Report(PullProgress.ForStatus(target, $"pushing to {target.Host}"));
-        var counts = new PushCounts();
+        var counts = new PushCounts { ChunkSize = _options.ChunkSize };
         await Parallel.ForEachAsync(
             blobs,
             new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
@@ -224,72 +224,82 @@ public sealed partial class ModelPusher
         await _registry.ExecuteAsync(
             async token =>
             {
-                if (unsure)
+                while (true) // a body limit (413) halves the requests and goes on at once; other failures go to the retry budget
                 {
-                    // Where the session stands decides what goes next; until that is known, nothing is sent.
-                    BlobUpload? status = await _registry.GetUploadStatusAsync(target, upload, token).ConfigureAwait(false);
-                    if (status is null || status.Offset > blob.Size)
+                    if (unsure)
                     {
-                        // The registry forgot the session (expired, or finished by a request whose answer was lost).
-                        if (await _registry.HasBlobAsync(target, blob, token).ConfigureAwait(false))
+                        // Where the session stands decides what goes next; until that is known, nothing is sent.
+                        BlobUpload? status = await _registry.GetUploadStatusAsync(target, upload, token).ConfigureAwait(false);
+                        if (status is null || status.Offset > blob.Size)
                         {
-                            unsure = false;
-                            return;
+                            // The registry forgot the session (expired, or finished by a request whose answer was lost).
+                            if (await _registry.HasBlobAsync(target, blob, token).ConfigureAwait(false))
+                            {
+                                unsure = false;
+                                return;
+                            }
+
+                            status = await RestartAsync(target, blob, token).ConfigureAwait(false);
                         }
 
-                        status = await RestartAsync(target, blob, token).ConfigureAwait(false);
+                        upload = status;
+                        unsure = false;
+                        await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
                     }
 
-                    upload = status;
-                    unsure = false;
-                    await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
-                }
-
-                try
-                {
-                    while (true)
+                    try
                     {
-                        token.ThrowIfCancellationRequested(); // between chunks: stop here, the session stays whole
-                        long left = blob.Size - upload.Offset;
-                        long chunk = Math.Max(_options.ChunkSize, upload.MinChunkLength);
-                        Interlocked.Exchange(ref sending, 0);
-                        if (left <= chunk && (upload.Offset == 0 || left == 0 || left >= upload.MinChunkLength))
+                        while (true)
                         {
-                            // The rest (a small blob whole, or the last chunk) goes with the closing PUT.
-                            long at = upload.Offset;
-                            await _registry.CompleteUploadAsync(target, upload, blob.Digest, left > 0 ? () => OpenAt(at) : null, left, sent, grace.Token).ConfigureAwait(false);
-                            upload = upload with { Offset = blob.Size };
-                            Interlocked.Add(ref counts.BytesUploaded, left);
-                            return;
-                        }
+                            token.ThrowIfCancellationRequested(); // between chunks: stop here, the session stays whole
+                            long left = blob.Size - upload.Offset;
+                            long chunk = Math.Max(Interlocked.Read(ref counts.ChunkSize), upload.MinChunkLength);
+                            Interlocked.Exchange(ref sending, 0);
+                            if (left <= chunk && (upload.Offset == 0 || left == 0 || left >= upload.MinChunkLength))
+                            {
+                                // The rest (a small blob whole, or the last chunk) goes with the closing PUT.
+                                long at = upload.Offset;
+                                await _registry.CompleteUploadAsync(target, upload, blob.Digest, left > 0 ? () => OpenAt(at) : null, left, sent, grace.Token).ConfigureAwait(false);
+                                upload = upload with { Offset = blob.Size };
+                                Interlocked.Add(ref counts.BytesUploaded, left);
+                                return;
+                            }
 
-                        long from = upload.Offset;
-                        long length = Math.Min(chunk, left);
-                        upload = await _registry.UploadChunkAsync(target, upload, () => OpenAt(from), length, sent, grace.Token).ConfigureAwait(false);
-                        Interlocked.Add(ref counts.BytesUploaded, length);
-                        await RecordAsync(target, blob, upload, CancellationToken.None).ConfigureAwait(false);
-                        _options.ChunkSent?.Invoke(blob.Digest, upload.Offset);
+                            long from = upload.Offset;
+                            long length = Math.Min(chunk, left);
+                            upload = await _registry.UploadChunkAsync(target, upload, () => OpenAt(from), length, sent, grace.Token).ConfigureAwait(false);
+                            Interlocked.Add(ref counts.BytesUploaded, length);
+                            await RecordAsync(target, blob, upload, CancellationToken.None).ConfigureAwait(false);
+                            _options.ChunkSent?.Invoke(blob.Digest, upload.Offset);
+                        }
                     }
-                }
-                catch (RegistryResponseException e) when (e.RegistryCode == "DIGEST_INVALID" && ++rejected == 1)
-                {
-                    // The session holds bytes that are not the blob's (a chunk appended twice by a registry that ignores
-                    // Content-Range): start a new session, once. Until it is open, the next attempt asks first.
-                    unsure = true;
-                    upload = await RestartAsync(target, blob, token).ConfigureAwait(false);
-                    unsure = false;
-                    await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
-                    throw new RegistryProtocolException($"{e.Message}; uploading {blob.Digest.Short} again in a new session", isTransient: true);
-                }
-                catch (RegistryResponseException e) when (e.RegistryCode == "DIGEST_INVALID")
-                {
-                    throw new StoreException(
-                        $"{target.Host} computed another digest for {blob.Digest.Short} twice ({e.Message}); the store's copy may be damaged: run regc verify");
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !(token.IsCancellationRequested || grace.IsCancellationRequested))
-                {
-                    unsure = true;
-                    throw ChunkFailure(e);
+                    catch (RegistryResponseException e) when (e.RegistryCode == "DIGEST_INVALID" && ++rejected == 1)
+                    {
+                        // The session holds bytes that are not the blob's (a chunk appended twice by a registry that ignores
+                        // Content-Range): start a new session, once. Until it is open, the next attempt asks first.
+                        unsure = true;
+                        upload = await RestartAsync(target, blob, token).ConfigureAwait(false);
+                        unsure = false;
+                        await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
+                        throw new RegistryProtocolException($"{e.Message}; uploading {blob.Digest.Short} again in a new session", isTransient: true);
+                    }
+                    catch (RegistryResponseException e) when (e.RegistryCode == "DIGEST_INVALID")
+                    {
+                        throw new StoreException(
+                            $"{target.Host} computed another digest for {blob.Digest.Short} twice ({e.Message}); the store's copy may be damaged: run regc verify");
+                    }
+                    catch (RegistryResponseException e) when (e.StatusCode == System.Net.HttpStatusCode.RequestEntityTooLarge && TryHalveChunks(counts, upload.MinChunkLength))
+                    {
+                        // A proxy or registry with a body limit (nginx's client_max_body_size, Cloudflare's 100 MB): smaller
+                        // requests from now on, for every blob of this push. The refused request appended nothing, but ask.
+                        unsure = true;
+                        LogHalved(_logger, blob.Digest.Short, ByteSize.Format(Interlocked.Read(ref counts.ChunkSize)), e.Message);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !(token.IsCancellationRequested || grace.IsCancellationRequested))
+                    {
+                        unsure = true;
+                        throw ChunkFailure(e);
+                    }
                 }
             },
             _registry.CreateBudget($"upload of {blob.Digest.Short}", () => highWater = Math.Max(highWater, upload.Offset)), // bytes sent again after a restart are no progress
@@ -311,6 +321,28 @@ public sealed partial class ModelPusher
             new RegistryProtocolException($"{e.Message}; asking the registry where the upload stands", isTransient: true),
         _ => e,
     };
+
+    /// <summary>The smallest request a body limit makes the push halve down to.</summary>
+    public const long MinChunkSize = 64 << 10;
+
+    /// <summary>Halves the push's request size after a 413, not below <see cref="MinChunkSize"/> or the registry's minimum; false when it cannot.</summary>
+    private static bool TryHalveChunks(PushCounts counts, long registryMinimum)
+    {
+        while (true)
+        {
+            long current = Interlocked.Read(ref counts.ChunkSize);
+            long half = current / 2;
+            if (half < MinChunkSize || half < registryMinimum)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref counts.ChunkSize, half, current) == current)
+            {
+                return true;
+            }
+        }
+    }
 
     /// <summary>A new upload session for <paramref name="blob"/>, after the registry lost or refused the last one.</summary>
     private async Task<BlobUpload> RestartAsync(ModelName target, Descriptor blob, CancellationToken cancellationToken)
@@ -368,12 +400,16 @@ public sealed partial class ModelPusher
     [LoggerMessage(Level = LogLevel.Warning, Message = "the chunk index was not pushed: {Reason}")]
     private static partial void LogChunkIndexFailed(ILogger logger, string reason);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "upload of {Blob}: {Reason}; sending requests of {Size} from now on")]
+    private static partial void LogHalved(ILogger logger, string blob, string size, string reason);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "upload session of {Blob} is gone; starting it again")]
     private static partial void LogRestarted(ILogger logger, string blob);
 
-    /// <summary>Counts of one push, updated from parallel blobs.</summary>
+    /// <summary>Counts of one push, updated from parallel blobs, and its request size (halved by body limits).</summary>
     private sealed class PushCounts
     {
+        public long ChunkSize;
         public int Uploaded;
         public long BytesUploaded;
         public int Present;

@@ -481,6 +481,28 @@ public sealed class PushTests : IAsyncLifetime
         await Assert.ThrowsAsync<ModelNotFoundException>(() => Registries.Create(Plain).GetManifestAsync(name.WithTag(ChunkIndexArtifact.ReferrersTag(again.ManifestDigest)), Token));
     }
 
+    /// <summary>
+    /// nginx with <c>client_max_body_size 2m</c> in front of the registry, as sites put one: the whole-blob PUT and the
+    /// 16 MiB chunks are refused with 413, the push halves its requests until they pass and finishes, at once (no
+    /// retry waits), and the registry serves the model byte for byte.
+    /// </summary>
+    [Fact]
+    public async Task BodyLimitInFront_HalvesTheRequestsUntilTheyPass()
+    {
+        await using Nginx proxy = await Nginx.StartAsync(_registry.HostAndPort, "2m");
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(proxy.HostAndPort);
+        var slowRetries = Plain with { RetryDelay = TimeSpan.FromSeconds(30), MaxRetryDelay = TimeSpan.FromSeconds(30) };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        PushResult result = await new ModelPusher(Registries.Create(slowRetries), store, new PushOptions { Concurrency = 1 }).PushAsync(name, cancellationToken: Token);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the push took {clock.Elapsed}: a 413 waited for a retry");
+        Assert.Equal(4, result.BlobsUploaded);
+        string[] refused = proxy.AccessLog.Split('\n').Where(l => l.Contains("\" 413 ", StringComparison.Ordinal)).ToArray();
+        Assert.InRange(refused.Length, 1, 4); // 16 MiB -> 8 -> 4 -> 2 MiB, which passes
+        await AssertRegistryServesAsync(name, store, manifest);
+    }
+
     /// <summary>Pulls the model back with regc into a new store: every blob is verified on the way, and equals the original.</summary>
     private async Task AssertRegistryServesAsync(ModelName name, ModelStore original, byte[] manifest)
     {

@@ -30,24 +30,10 @@ public sealed class DockerRegistry : IAsyncDisposable
     public string HostAndPort => $"127.0.0.1:{Port}";
 
     /// <summary>True when the tests run in CI (CI=true), where a missing registry is a failure, never a skip.</summary>
-    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    public static bool InCi => RequiredTool.InCi;
 
     /// <summary>Skips the calling test outside CI when the binary is missing; in CI, fails it.</summary>
-    public static void RequireInstalled()
-    {
-        if (File.Exists(Binary))
-        {
-            return;
-        }
-
-        const string Message = "docker-registry is not installed (apt-get install -y docker-registry)";
-        if (InCi)
-        {
-            Assert.Fail(Message);
-        }
-
-        Assert.Skip(Message);
-    }
+    public static void RequireInstalled() => RequiredTool.Require(Binary, "docker-registry");
 
     /// <param name="extraConfig">Top-level YAML added to the configuration (auth, proxy).</param>
     /// <param name="readOnly">Starts it in read-only mode (<c>storage.maintenance.readonly</c>): pulls work, uploads get 405.</param>
@@ -57,7 +43,7 @@ public sealed class DockerRegistry : IAsyncDisposable
         for (int attempt = 0; ; attempt++)
         {
             var directory = new TempDirectory("regc-registry");
-            int port = FreePort();
+            int port = RequiredTool.FreePort();
             string config = directory.Combine("config.yml");
             await File.WriteAllTextAsync(config, $"""
                 version: 0.1
@@ -125,13 +111,6 @@ public sealed class DockerRegistry : IAsyncDisposable
         }
 
         return false;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

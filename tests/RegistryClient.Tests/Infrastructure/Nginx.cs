@@ -30,19 +30,10 @@ public sealed class Nginx : IAsyncDisposable
 
     public static async Task<Nginx> StartAsync(string upstreamHostAndPort, string maxBodySize)
     {
-        if (!File.Exists(Binary))
-        {
-            const string Message = "nginx is not installed (apt-get install -y nginx-light)";
-            if (DockerRegistry.InCi)
-            {
-                Assert.Fail(Message);
-            }
-
-            Assert.Skip(Message);
-        }
+        RequiredTool.Require(Binary, "nginx-light");
 
         var directory = new TempDirectory("regc-nginx");
-        int port = FreePort();
+        int port = RequiredTool.FreePort();
         string config = directory.Combine("nginx.conf");
         string d = directory.Path;
         await File.WriteAllTextAsync(config, $$"""
@@ -93,13 +84,6 @@ public sealed class Nginx : IAsyncDisposable
         string error = File.Exists(directory.Combine("error.log")) ? await File.ReadAllTextAsync(directory.Combine("error.log")) : string.Empty;
         await nginx.DisposeAsync();
         throw new InvalidOperationException($"nginx did not start on port {port}: {error}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -10,7 +10,7 @@ namespace RegistryClient.Maintenance;
 /// Copies a model between registries and OCI layouts (<c>regc copy SRC DST</c>), as skopeo and oras copy do, through
 /// the engines that pull, mirror and push, so both halves verify every blob and resume:
 /// <list type="bullet">
-/// <item>registry to registry: pulled into the local store, then pushed (on one registry, blobs are mounted across repositories);</item>
+/// <item>registry to registry: pulled into the local store, then pushed (on one registry, blobs are mounted across repositories); an index whole, every platform;</item>
 /// <item>registry or layout to an OCI layout (<c>oci:DIR</c>): mirrored into it;</item>
 /// <item>an OCI layout (<c>oci:DIR:REF</c>) to a registry: pushed from the layout.</item>
 /// </list>
@@ -72,7 +72,9 @@ public sealed class ModelCopier
         {
             from = _store;
             model = ModelName.Parse(source);
-            await new ModelPuller(_registry, _store, _pull, _loggers?.CreateLogger<ModelPuller>()).PullAsync([model], progress, cancellationToken).ConfigureAwait(false);
+            // A multi-platform index is copied whole: every platform's manifest and blobs, as a mirror keeps them.
+            PullOptions whole = (_pull ?? new PullOptions()) with { WholeIndex = true };
+            await new ModelPuller(_registry, _store, whole, _loggers?.CreateLogger<ModelPuller>()).PullAsync([model], progress, cancellationToken).ConfigureAwait(false);
         }
 
         PushResult pushed = await new ModelPusher(_registry, from, _push, _loggers?.CreateLogger<ModelPusher>())

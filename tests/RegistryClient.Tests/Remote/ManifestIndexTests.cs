@@ -229,6 +229,35 @@ public sealed class ManifestIndexTests : IAsyncLifetime
     }
 
     /// <summary>The same config and layers as an OCI image manifest with standard media types.</summary>
+    /// <summary>
+    /// <c>regc copy</c> of the index to a second registry copies it whole: the same index bytes (skopeo reads them),
+    /// each platform's manifest by digest, and every blob, pushed children first.
+    /// </summary>
+    [Fact]
+    public async Task Copy_ToAnotherRegistry_CopiesTheWholeIndex()
+    {
+        await using DockerRegistry second = await DockerRegistry.StartAsync();
+        string target = $"{second.HostAndPort}/mirror/multi:latest";
+
+        (int exit, string stdout, string stderr) = await RegcProcess.RunAsync("copy", Name, target, "--insecure", "--models", _temp.Combine("copy-through"));
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("pushed", stdout, StringComparison.Ordinal);
+        (int code, string raw, string error) = await ExternalTool.RunAsync("skopeo", "inspect", "--raw", "--tls-verify=false", $"docker://{target}");
+        Assert.True(code == 0, error);
+        Assert.Equal(Encoding.UTF8.GetString(_list), raw.TrimEnd('\n'));
+        RegistryClient.Remote.RemoteRegistry client = Registries.Create(Registries.FastRetries with { Insecure = true });
+        foreach (byte[] child in new[] { _amd64, _arm64 })
+        {
+            RegistryClient.Remote.FetchedManifest fetched = await client.GetManifestAsync(ModelName.Parse(target), Digest.Compute(child), TestContext.Current.CancellationToken);
+            Assert.Equal(child, fetched.Bytes.ToArray());
+            foreach (Descriptor blob in Manifest.Parse(child).Blobs)
+            {
+                Assert.True(await client.HasBlobAsync(ModelName.Parse(target), blob, TestContext.Current.CancellationToken), $"{blob.Digest} is missing");
+            }
+        }
+    }
+
     private static byte[] AsOciImage(byte[] ollamaManifest)
     {
         Manifest parsed = Manifest.Parse(ollamaManifest);

@@ -50,7 +50,7 @@ internal static class TransferCopyCommand
             using ServiceProvider services = CommonOptions.Services(registry, result.GetValue(verbose));
             var store = new ModelStore(ModelStore.ResolveRoot(result.GetValue(models)));
             var copier = new ModelCopier(services.GetRequiredService<RemoteRegistry>(), store, loggers: services.GetService<ILoggerFactory>());
-            var view = new ProgressView(Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal, Console.Out);
+            var view = new ProgressView(Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal, Console.Out) { Verb = "copying" };
             CopyResult copied = await view.RunAsync(copier.CopyAsync(from, to, view.Tracker, cancellationToken)).ConfigureAwait(false);
             if (copied.Pushed?.Warning is { } warning)
             {

@@ -45,6 +45,7 @@ public sealed partial class ModelPusher
         ArgumentNullException.ThrowIfNull(source);
         target ??= source;
         var clock = Stopwatch.StartNew();
+        progress = ProgressCoalescer.Wrap(progress, _registry.TimeProvider); // in order per blob, at most ten running reports a second
         StoredManifest stored = _store.FindManifest(source);
         (_, Manifest? manifest, byte[]? bytes, string? error) = _store.ReadManifest(stored);
         if (manifest is null || bytes is null)

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace RegistryClient.Remote;
 
 /// <summary>
-/// Runs a Docker credential helper (<c>docker-credential-&lt;name&gt; get</c>, found on <c>PATH</c>): the registry's host on
+/// Runs a Docker credential helper (<c>docker-credential-&lt;name&gt; get</c>, found on <c>PATH</c>): the registry's host (Docker Hub: <see cref="DockerHubServer"/>) on
 /// standard input, <c>{"ServerURL":…,"Username":…,"Secret":…}</c> on standard output. A user name of <c>&lt;token&gt;</c>
 /// makes the secret an identity token. A helper that is missing, fails, says it has nothing, answers something else
 /// or takes longer than the timeout gives no credential; nothing of its answer is logged.
@@ -17,7 +17,16 @@ internal static class CredentialHelper
     public static bool IsValidName(string? name) =>
         !string.IsNullOrEmpty(name) && name.Length <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && name[0] != '.';
 
-    public static RegistryCredential? Get(string helper, string authority, TimeSpan timeout)
+    /// <summary>
+    /// What a helper is asked for: the host (and port) as Docker asks, except Docker Hub, whose credentials Docker keeps
+    /// under <c>https://index.docker.io/v1/</c>.
+    /// </summary>
+    public static string ServerUrl(string authority, bool dockerHub) => dockerHub ? DockerHubServer : authority;
+
+    /// <summary>The key Docker keeps Docker Hub's credentials under.</summary>
+    public const string DockerHubServer = "https://index.docker.io/v1/";
+
+    public static RegistryCredential? Get(string helper, string serverUrl, TimeSpan timeout)
     {
         string program = $"docker-credential-{helper}";
         string? path = Environment.GetEnvironmentVariable("PATH")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
@@ -39,7 +48,7 @@ internal static class CredentialHelper
         try
         {
             using Process process = Process.Start(start)!;
-            process.StandardInput.Write(authority);
+            process.StandardInput.Write(serverUrl);
             process.StandardInput.Close();
             Task<string> output = process.StandardOutput.ReadToEndAsync();
             _ = process.StandardError.ReadToEndAsync(); // drained, never shown: it may echo what it was given

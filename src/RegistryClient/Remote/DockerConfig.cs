@@ -88,7 +88,8 @@ public sealed class DockerConfig : ICredentialSource
     {
         ArgumentNullException.ThrowIfNull(authority);
         string wanted = Normalize(authority);
-        if (HelperFor(wanted) is { } helper && _fromHelpers.GetOrAdd($"{helper}\n{wanted}", _ => CredentialHelper.Get(helper, wanted, HelperTimeout)) is { } fromHelper)
+        if (HelperFor(wanted) is { } helper
+            && _fromHelpers.GetOrAdd($"{helper}\n{wanted}", _ => CredentialHelper.Get(helper, CredentialHelper.ServerUrl(wanted, DockerHub.Contains(wanted)), HelperTimeout)) is { } fromHelper)
         {
             return fromHelper;
         }

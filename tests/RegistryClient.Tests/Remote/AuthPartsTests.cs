@@ -167,6 +167,24 @@ public sealed class AuthPartsTests : IDisposable
         Assert.Contains("Signature Verified Successfully", output, StringComparison.Ordinal);
     }
 
+    /// <summary>Credential helpers are asked as Docker asks them (Docker Hub under its v1 URL) and only by a plain name, never a path.</summary>
+    [Theory]
+    [InlineData("registry.lan:5000", false, "registry.lan:5000")]
+    [InlineData("docker.io", true, "https://index.docker.io/v1/")]
+    public void CredentialHelper_IsAskedAsDockerAsks(string authority, bool hub, string asked) =>
+        Assert.Equal(asked, CredentialHelper.ServerUrl(authority, hub));
+
+    [Theory]
+    [InlineData("desktop", true)]
+    [InlineData("ecr-login", true)]
+    [InlineData("pass_1.2", true)]
+    [InlineData("", false)]
+    [InlineData("../evil", false)]
+    [InlineData("/usr/bin/x", false)]
+    [InlineData(".hidden", false)]
+    [InlineData("a b", false)]
+    public void CredentialHelper_NamesArePlainWords(string name, bool valid) => Assert.Equal(valid, CredentialHelper.IsValidName(name));
+
     [Fact]
     public async Task OllamaKey_EncryptedOrNotEd25519_IsRefusedClearly()
     {

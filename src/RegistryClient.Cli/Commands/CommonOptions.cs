@@ -69,6 +69,16 @@ internal static class CommonOptions
         CaBundlePath = Environment.GetEnvironmentVariable("SSL_CERT_FILE") is { Length: > 0 } bundle ? bundle : null,
     };
 
+    public static Option<string?> Creds() => new("--creds")
+    {
+        Description = "USER[:PASSWORD] for the target registry, instead of what Docker's config.json holds for it (as skopeo's --creds); without the password, it is asked for (or read from standard input when that is not a terminal)",
+        HelpName = "USER[:PASSWORD]",
+    };
+
+    /// <summary><paramref name="registry"/> with --creds (<paramref name="given"/>) for <paramref name="host"/>, the other hosts' credentials as they were.</summary>
+    public static RegistryClient.Remote.RegistryOptions WithCreds(RegistryClient.Remote.RegistryOptions registry, string host, string given) =>
+        registry with { Credentials = new LoginCommand.OneCredential(RegistryClient.Remote.DockerConfig.Normalize(host), PushCommand.ParseCreds(given), registry.Credentials) };
+
     public static Option<int> Concurrency() => new("--concurrency", "-c")
     {
         Description = "Parallel range requests across all layers",

@@ -25,11 +25,7 @@ internal static class PushCommand
             Description = "Bytes per upload request (64k to 1G), like 8M: an interrupted push sends at most the chunk in flight again. A blob no larger goes in one request. Default 16M",
             HelpName = "SIZE",
         };
-        var creds = new Option<string?>("--creds")
-        {
-            Description = "USER[:PASSWORD] for the target registry, instead of what Docker's config.json holds for it (as skopeo's --creds); without the password, it is asked for (or read from standard input when that is not a terminal)",
-            HelpName = "USER[:PASSWORD]",
-        };
+        Option<string?> creds = CommonOptions.Creds();
         Option<string?> models = CommonOptions.Models();
         Option<bool> insecure = CommonOptions.Insecure();
         var concurrency = new Option<int>("--concurrency", "-c")
@@ -66,7 +62,7 @@ internal static class PushCommand
             RegistryOptions registry = CommonOptions.Registry(result.GetValue(insecure), [target.Host]);
             if (result.GetValue(creds) is { } given)
             {
-                registry = registry with { Credentials = new LoginCommand.OneCredential(DockerConfig.Normalize(target.Host), ParseCreds(given), registry.Credentials) };
+                registry = CommonOptions.WithCreds(registry, target.Host, given);
             }
 
             using ServiceProvider services = CommonOptions.Services(registry, result.GetValue(verbose));

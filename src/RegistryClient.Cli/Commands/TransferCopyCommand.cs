@@ -16,11 +16,7 @@ internal static class TransferCopyCommand
     {
         var source = new Argument<string>("SRC") { Description = "A registry name (host:port/ns/model:tag) or an OCI layout reference (oci:DIR:REF)" };
         var destination = new Argument<string>("DST") { Description = "A registry name, or oci:DIR (an OCI layout, created if needed; the model keeps its name in it)" };
-        var creds = new Option<string?>("--creds")
-        {
-            Description = "USER[:PASSWORD] for the destination registry, instead of what Docker's config.json holds for it",
-            HelpName = "USER[:PASSWORD]",
-        };
+        Option<string?> creds = CommonOptions.Creds();
         Option<string?> models = CommonOptions.Models();
         Option<bool> insecure = CommonOptions.Insecure();
         Option<bool> verbose = CommonOptions.Verbose();
@@ -44,7 +40,7 @@ internal static class TransferCopyCommand
                 string target = to.StartsWith(ModelMirror.OciPrefix, StringComparison.Ordinal)
                     ? throw new ArgumentException("--creds is for a destination registry; this one is an OCI layout")
                     : ModelName.Parse(to).Host;
-                registry = registry with { Credentials = new LoginCommand.OneCredential(DockerConfig.Normalize(target), PushCommand.ParseCreds(given), registry.Credentials) };
+                registry = CommonOptions.WithCreds(registry, target, given);
             }
 
             using ServiceProvider services = CommonOptions.Services(registry, result.GetValue(verbose));

@@ -402,26 +402,14 @@ public sealed partial class RemoteRegistry
     /// as yes, and is not followed). For <c>verify --repair</c>, which changes nothing on disk before the registry is
     /// known to have the replacement.
     /// </summary>
-    /// <exception cref="RegistryResponseException">The registry answered with an error (404 for a blob it does not have), after retries.</exception>
+    /// <exception cref="RegistryResponseException">The registry does not have the blob with its size, or answered an error, after retries.</exception>
     /// <exception cref="RegistryUnreachableException">The registry could not be reached.</exception>
     public async Task ProbeBlobAsync(ModelName name, Descriptor blob, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        Uri uri = GetBlobUri(name, blob.Digest);
-        await ExecuteWithTimeoutAsync(
-            uri,
-            async idle =>
-            {
-                using HttpResponseMessage response = await SendAsync(HttpMethod.Head, uri, null, idle.Token, followRedirects: false).ConfigureAwait(false);
-                if (!response.IsSuccessStatusCode && !IsRedirect(response.StatusCode))
-                {
-                    throw await CreateErrorAsync(response, name, idle.Token).ConfigureAwait(false);
-                }
-
-                return true;
-            },
-            cancellationToken,
-            "HEAD").ConfigureAwait(false);
+        if (!await HasBlobAsync(name, blob, cancellationToken).ConfigureAwait(false))
+        {
+            throw new RegistryResponseException($"HEAD {Redact(GetBlobUri(name, blob.Digest))}: the registry does not have {blob.Digest.Short} with its {blob.Size} bytes");
+        }
     }
 
     /// <summary>

@@ -133,6 +133,9 @@ internal sealed class ManifestLocator
         return preferred.Concat(hosts);
     }
 
+    /// <summary>Where a pushed tag is written: under the host this locator prefers, so it is what the server then serves.</summary>
+    public ModelName ForPush(ModelName tagged) => WithHost(tagged, _upstream ?? ModelName.DefaultHost);
+
     private static ModelName WithHost(ModelName name, string host) =>
         ModelName.Parse($"{host}/{name.Namespace}/{name.Model}:{name.Tag}");
 

@@ -10,7 +10,7 @@ using RegistryClient.Store;
 
 namespace RegistryClient.Server;
 
-/// <summary>Answers the pull side of the distribution API from a store. Paths are parsed strictly: every name
+/// <summary>Answers the distribution API from a store (the push side through <see cref="PushHandler"/> when allowed). Paths are parsed strictly: every name
 /// part is validated and every digest parsed before any file is touched.</summary>
 internal sealed class RegistryHandler
 {
@@ -21,12 +21,18 @@ internal sealed class RegistryHandler
     private readonly ManifestLocator _manifests;
     private readonly ChunkSumsIndex _chunkSums;
 
-    public RegistryHandler(ModelStore store, string? upstream, long chunkSize)
+    private readonly PushHandler? _push;
+
+    public RegistryHandler(ModelStore store, string? upstream, long chunkSize, bool allowPush = false)
     {
         _store = store;
         _manifests = new ManifestLocator(store, upstream);
         _chunkSums = new ChunkSumsIndex(store, chunkSize);
+        _push = allowPush ? new PushHandler(store, _manifests) : null;
     }
+
+    /// <summary>The push side; null when the server is read-only.</summary>
+    public PushHandler? Push => _push;
 
     /// <summary>The chunksums lists of this server.</summary>
     public ChunkSumsIndex ChunkSums => _chunkSums;
@@ -36,10 +42,11 @@ internal sealed class RegistryHandler
         HttpRequest request = context.Request;
         context.Response.Headers["Docker-Distribution-API-Version"] = "registry/2.0";
         bool head = HttpMethods.IsHead(request.Method);
-        if (!head && !HttpMethods.IsGet(request.Method))
+        bool read = head || HttpMethods.IsGet(request.Method);
+        if (!read && _push is null)
         {
             context.Response.Headers.Allow = "GET, HEAD";
-            await ErrorAsync(context, StatusCodes.Status405MethodNotAllowed, "UNSUPPORTED", "this registry is read-only").ConfigureAwait(false);
+            await ErrorAsync(context, StatusCodes.Status405MethodNotAllowed, "UNSUPPORTED", "this registry is read-only (regc serve --allow-push accepts pushes)").ConfigureAwait(false);
             return;
         }
 
@@ -56,6 +63,19 @@ internal sealed class RegistryHandler
             return;
         }
 
+        const string Uploads = "/blobs/uploads";
+        int uploads = path.IndexOf(Uploads, StringComparison.Ordinal);
+        if (uploads > 4 && _push is not null && (path.Length == uploads + Uploads.Length || path[uploads + Uploads.Length] == '/'))
+        {
+            string id = path[(uploads + Uploads.Length)..].Trim('/');
+            if (await RepositoryAsync(context, path[4..uploads].Split('/')).ConfigureAwait(false) is { } target)
+            {
+                await _push.UploadAsync(context, target, id).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         string[] segments = path[4..].Split('/');
         if (segments is ["_catalog"])
         {
@@ -69,13 +89,24 @@ internal sealed class RegistryHandler
             return;
         }
 
-        string ns = segments.Length == 4 ? segments[0] : ModelName.DefaultNamespace;
-        string model = segments[^3];
         string kind = segments[^2];
         string reference = segments[^1];
-        if (!ModelName.TryParse($"{ns}/{model}", out ModelName? repository, out string? nameError))
+        if (await RepositoryAsync(context, segments[..^2]).ConfigureAwait(false) is not { } repository)
         {
-            await ErrorAsync(context, StatusCodes.Status400BadRequest, "NAME_INVALID", nameError).ConfigureAwait(false);
+            return;
+        }
+
+        if (!read)
+        {
+            if (kind == "manifests" && HttpMethods.IsPut(request.Method))
+            {
+                await _push!.ManifestAsync(context, repository, reference).ConfigureAwait(false);
+            }
+            else
+            {
+                await ErrorAsync(context, StatusCodes.Status405MethodNotAllowed, "UNSUPPORTED", $"{request.Method} is not served on {kind}").ConfigureAwait(false);
+            }
+
             return;
         }
 
@@ -100,6 +131,20 @@ internal sealed class RegistryHandler
                 await ErrorAsync(context, StatusCodes.Status404NotFound, "NOT_FOUND", $"unknown endpoint \"{kind}\"").ConfigureAwait(false);
                 break;
         }
+    }
+
+    /// <summary>The repository <c>[namespace/]model</c> names; answers 400 itself and returns null when they are not a valid name.</summary>
+    private static async Task<ModelName?> RepositoryAsync(HttpContext context, string[] parts)
+    {
+        string? error = null;
+        if (parts.Length is 1 or 2
+            && ModelName.TryParse($"{(parts.Length == 2 ? parts[0] : ModelName.DefaultNamespace)}/{parts[^1]}", out ModelName? repository, out error))
+        {
+            return repository;
+        }
+
+        await ErrorAsync(context, StatusCodes.Status400BadRequest, "NAME_INVALID", error ?? "a repository is [<namespace>/]<model>").ConfigureAwait(false);
+        return null;
     }
 
     /// <summary>
@@ -385,7 +430,7 @@ internal sealed class RegistryHandler
         }
     }
 
-    private static async Task WriteAsync(HttpContext context, int status, string contentType, byte[] body, bool head)
+    internal static async Task WriteAsync(HttpContext context, int status, string contentType, byte[] body, bool head)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = contentType;
@@ -397,7 +442,7 @@ internal sealed class RegistryHandler
         }
     }
 
-    private static Task ErrorAsync(HttpContext context, int status, string code, string message)
+    internal static Task ErrorAsync(HttpContext context, int status, string code, string message)
     {
         byte[] body = Json(writer =>
         {

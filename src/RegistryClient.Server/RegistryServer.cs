@@ -7,8 +7,9 @@ using RegistryClient.Store;
 namespace RegistryClient.Server;
 
 /// <summary>
-/// A read-only OCI distribution API (pull side) over an Ollama-compatible store, on Kestrel: <c>/v2/</c>,
-/// manifests by tag and digest, blobs with Range, <c>tags/list</c> and <c>_catalog</c>. One access-log line per
+/// The OCI distribution API over an Ollama-compatible store, on Kestrel: <c>/v2/</c>, manifests by tag and digest,
+/// blobs with Range, <c>tags/list</c> and <c>_catalog</c>; with <see cref="RegistryServerOptions.AllowPush"/>, blob
+/// uploads (resumable: an upload's offset is what arrived) and manifests too. One access-log line per
 /// request in common log format.
 /// </summary>
 public sealed class RegistryServer : IAsyncDisposable
@@ -25,6 +26,12 @@ public sealed class RegistryServer : IAsyncDisposable
 
     /// <summary>How many chunksums lists this server computed from blob bytes (the rest came from sidecars).</summary>
     internal int ChunkSumsComputed => _handler.ChunkSums.Computed;
+
+    /// <summary>Upload sessions untouched this long are removed when a server starts (distribution keeps them a week too).</summary>
+    public static readonly TimeSpan StaleUploadAge = TimeSpan.FromDays(7);
+
+    /// <summary>Blob bytes this server received in uploads (cut bodies included); 0 when it is read-only.</summary>
+    public long BytesReceived => _handler.Push?.BytesReceived ?? 0;
 
     /// <summary>The address the server listens on, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri BaseAddress { get; }
@@ -45,7 +52,8 @@ public sealed class RegistryServer : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.ChunkSize, "the chunk size must be from 64 KiB to 1 GiB");
         }
 
-        var handler = new RegistryHandler(store, options.Upstream, options.ChunkSize);
+        var handler = new RegistryHandler(store, options.Upstream, options.ChunkSize, options.AllowPush);
+        handler.Push?.RemoveStale(StaleUploadAge);
         var accessLog = new AccessLog(options.AccessLog);
         (WebApplication app, Uri baseAddress) = await KestrelHost.StartAsync(
             endpoint,
@@ -56,7 +64,7 @@ public sealed class RegistryServer : IAsyncDisposable
             },
             kestrel =>
             {
-                kestrel.Limits.MaxRequestBodySize = 0;
+                kestrel.Limits.MaxRequestBodySize = options.AllowPush ? null : 0; // an upload is as large as its blob
                 kestrel.Limits.MaxRequestLineSize = 8 << 10;
                 kestrel.Limits.MaxRequestHeadersTotalSize = 32 << 10;
                 kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);

@@ -24,6 +24,12 @@ public sealed record RegistryServerOptions
     /// <summary>The default chunk size of chunksums lists (see the README for the measurement behind it).</summary>
     public const long DefaultChunkSize = 16L << 20;
 
+    /// <summary>
+    /// Accept pushes (blob uploads and manifests) into the store. Anyone who can reach the address may push: keep such
+    /// a server on loopback or behind a proxy that authenticates. Default false (read-only).
+    /// </summary>
+    public bool AllowPush { get; init; }
+
     /// <summary>Where one common-log-format line per request goes. Null means nowhere.</summary>
     public TextWriter? AccessLog { get; init; }
 }

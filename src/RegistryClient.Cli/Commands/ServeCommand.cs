@@ -33,10 +33,15 @@ internal static class ServeCommand
             HelpName = "FILE",
         };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert", HelpName = "FILE" };
-        Option<bool> verbose = CommonOptions.Verbose();
-        var command = new Command("serve", "Serve a store over the OCI distribution API (read-only), with Ollama's chunksums endpoint; one access-log line per request on stdout")
+        var allowPush = new Option<bool>("--allow-push")
         {
-            models, listen, upstream, chunkSize, tlsCert, tlsKey, verbose,
+            Description = "Accept pushes (regc push, skopeo, oras) into the store: resumable uploads, verified before they enter blobs/. "
+                + "No authentication: anyone who reaches the address may push, so keep it on loopback or behind an authenticating proxy",
+        };
+        Option<bool> verbose = CommonOptions.Verbose();
+        var command = new Command("serve", "Serve a store over the OCI distribution API (read-only unless --allow-push), with Ollama's chunksums endpoint; one access-log line per request on stdout")
+        {
+            models, listen, upstream, chunkSize, tlsCert, tlsKey, allowPush, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
@@ -70,6 +75,7 @@ internal static class ServeCommand
                     ChunkSize = (long)chunkMebibytes << 20,
                     AccessLog = Console.Out,
                     Certificate = certificate,
+                    AllowPush = result.GetValue(allowPush),
                 },
                 cancellationToken).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))

@@ -109,8 +109,20 @@ public sealed partial class ModelPusher
     /// </summary>
     private async Task<int> PushChunkIndexAsync(ModelName target, Descriptor subject, List<Descriptor> blobs, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
+        List<Descriptor> large = blobs.Where(b => b.Size >= _options.ChunkIndexThreshold).ToList();
+        if (large.Count == 0)
+        {
+            return 0;
+        }
+
+        if (await _registry.GetChunkSumsAsync(target, large[0], cancellationToken).ConfigureAwait(false) is not null)
+        {
+            LogServesChunkSums(_logger, target.Host);
+            return 0; // the registry makes its own chunk lists (regc serve, Ollama's): nothing to carry
+        }
+
         var lists = new List<(Digest Blob, Descriptor List)>();
-        foreach (Descriptor blob in blobs.Where(b => b.Size >= _options.ChunkIndexThreshold))
+        foreach (Descriptor blob in large)
         {
             ChunkList list = _store.TryReadChunkList(blob.Digest, blob.Size) ?? _store.ComputeChunkList(blob.Digest, blob.Size, _options.ChunkIndexChunkSize, cancellationToken);
             await _store.TryKeepChunkListAsync(blob.Digest, list, cancellationToken).ConfigureAwait(false);
@@ -118,11 +130,6 @@ public sealed partial class ModelPusher
             var descriptor = new Descriptor(ChunkIndexArtifact.ListMediaType, Digest.Compute(text), text.Length);
             await _registry.PushBytesAsync(target, descriptor, text, cancellationToken).ConfigureAwait(false);
             lists.Add((blob.Digest, descriptor));
-        }
-
-        if (lists.Count == 0)
-        {
-            return 0;
         }
 
         progress?.Report(PullProgress.ForStatus(target, "writing chunk index"));
@@ -388,6 +395,9 @@ public sealed partial class ModelPusher
             LogNotRecorded(_logger, blob.Digest.Short, e.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Host} serves chunk lists itself: no chunk index is pushed")]
+    private static partial void LogServesChunkSums(ILogger logger, string host);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "upload of {Blob} continues at byte {Offset} of an earlier session")]
     private static partial void LogResumed(ILogger logger, string blob, long offset);

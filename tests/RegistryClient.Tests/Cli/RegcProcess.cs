@@ -98,6 +98,22 @@ public static class RegcProcess
     }
 }
 
+/// <summary>Signals for child processes.</summary>
+public static class Signals
+{
+    public const int Sigint = 2;
+    public const int Sigkill = 9;
+    public const int Sigterm = 15;
+
+    /// <summary>Sends <paramref name="signal"/> to process <paramref name="pid"/>; 0 when it was delivered, else the errno (3: no such process).</summary>
+    public static int Send(int pid, int signal) => Kill(pid, signal) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+
+#pragma warning disable SYSLIB1054, CA5392 // One blittable call into libc; LibraryImport would need unsafe code in the test project.
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+#pragma warning restore SYSLIB1054, CA5392
+}
+
 /// <summary>A running regc child process.</summary>
 public sealed class RegcRun(Process process, Task<string> stdout, Task<string> stderr) : IDisposable
 {

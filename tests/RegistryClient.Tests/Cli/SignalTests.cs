@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using RegistryClient.Store;
 using RegistryClient.Tests.Infrastructure;
 
@@ -70,12 +69,8 @@ public sealed class SignalTests : IAsyncLifetime
     {
         if (!process.HasExited)
         {
-            _ = Kill(process.Id, signal); // it may have exited in between: then there is nothing to signal
+            _ = Signals.Send(process.Id, signal); // it may have exited in between: then there is nothing to signal
         }
     }
 
-#pragma warning disable SYSLIB1054, CA5392 // One blittable call into libc; LibraryImport would need unsafe code in the test project.
-    [DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
-#pragma warning restore SYSLIB1054, CA5392
 }

@@ -22,8 +22,11 @@ public sealed class OwnRegistry : IAsyncDisposable
 
     public int ChunkSumsComputed => _server.ChunkSumsComputed;
 
+    /// <summary>Blob bytes the server received in uploads, counted on its side.</summary>
+    public long BytesReceived => _server.BytesReceived;
+
     public static async Task<OwnRegistry> StartAsync(
-        ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, string listen = "127.0.0.1:0")
+        ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, string listen = "127.0.0.1:0", bool allowPush = false)
     {
         var log = new StringBuilder();
         RegistryServer server = await RegistryServer.StartAsync(new RegistryServerOptions
@@ -33,6 +36,7 @@ public sealed class OwnRegistry : IAsyncDisposable
             ChunkSize = chunkSize,
             Certificate = certificate,
             Listen = listen,
+            AllowPush = allowPush,
         });
         return new OwnRegistry(server, log);
     }

@@ -45,13 +45,7 @@ public sealed class PushTests : IAsyncLifetime
     private async Task<(ModelStore Store, ModelName Name, byte[] Manifest)> ModelAsync(string host, string repository = "library/pushed", ulong seed = 7)
     {
         var name = ModelName.Parse($"{host}/{repository}:latest");
-        (ModelStore store, byte[] ollama) = await TestModels.CreateAsync(_temp.Combine($"store-{seed}-{Guid.NewGuid():N}"), name.DisplayName, s_layers, seed);
-        Manifest parsed = Manifest.Parse(ollama);
-        static string Entry(string type, Descriptor d) => $$"""{"mediaType":"{{type}}","digest":"{{d.Digest}}","size":{{d.Size}}}""";
-        string layers = string.Join(",", parsed.Layers.Select(l => Entry("application/vnd.oci.image.layer.v1.tar", l)));
-        byte[] oci = Encoding.UTF8.GetBytes(
-            $$"""{"schemaVersion":2,"mediaType":"{{MediaTypes.OciManifest}}","config":{{Entry("application/vnd.oci.image.config.v1+json", parsed.Config)}},"layers":[{{layers}}]}""");
-        await store.WriteManifestAsync(name, oci, Token);
+        (ModelStore store, byte[] oci) = await TestModels.CreateOciAsync(_temp.Combine($"store-{seed}-{Guid.NewGuid():N}"), name, s_layers, seed);
         return (store, name, oci);
     }
 
@@ -69,19 +63,7 @@ public sealed class PushTests : IAsyncLifetime
 
         Assert.Equal(4, result.BlobsUploaded); // the config and three layers
         Assert.Equal(Digest.Compute(manifest), result.ManifestDigest);
-        (int code, string raw, string error) = await ExternalTool.RunAsync("skopeo", "inspect", "--raw", "--tls-verify=false", $"docker://{name.Host}/{name.Repository}:latest");
-        Assert.True(code == 0, error);
-        Assert.Equal(Encoding.UTF8.GetString(manifest), raw.TrimEnd('\n'));
-
-        // skopeo copy checks every blob's digest as it reads it.
-        string copy = _temp.Combine("skopeo-copy");
-        (code, _, error) = await ExternalTool.RunAsync("skopeo", "copy", "-q", "--src-tls-verify=false", $"docker://{name.Host}/{name.Repository}:latest", $"dir:{copy}");
-        Assert.True(code == 0, error);
-        foreach (Descriptor blob in Manifest.Parse(manifest).Blobs)
-        {
-            Assert.Equal(await File.ReadAllBytesAsync(store.GetBlobPath(blob.Digest), Token), await File.ReadAllBytesAsync(Path.Combine(copy, blob.Digest.Hex), Token));
-        }
-
+        await SkopeoReads.AssertModelAsync(name, manifest, store, _temp.Combine("skopeo-copy"));
         Assert.Empty(TestModels.Files(store.UploadsDirectory)); // no upload records left behind
     }
 
@@ -230,7 +212,7 @@ public sealed class PushTests : IAsyncLifetime
                 Assert.Fail($"the push ended (exit {code}) before {killAt} bytes were sent: {output} {error}");
             }
 
-            Assert.Equal(0, Kill(run.Process.Id, signal));
+            Assert.Equal(0, Signals.Send(run.Process.Id, signal));
             (int exit, _, string stderr) = await run.WaitAsync();
             Assert.True(exit == 128 + signal, $"exit {exit}: {stderr}");
         }
@@ -258,13 +240,9 @@ public sealed class PushTests : IAsyncLifetime
         await AssertRegistryServesAsync(name, store, manifest);
     }
 
-    private const int Sigint = 2;
-    private const int Sigkill = 9;
+    private const int Sigint = Signals.Sigint;
+    private const int Sigkill = Signals.Sigkill;
 
-#pragma warning disable SYSLIB1054, CA5392 // One blittable call into libc; LibraryImport would need unsafe code in the test project.
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
-#pragma warning restore SYSLIB1054, CA5392
 
     [Fact]
     public async Task Cli_ReadOnlyRegistry_ExitsNonZeroWithOneLine()

@@ -79,6 +79,53 @@ internal static class CommonOptions
     public static RegistryClient.Remote.RegistryOptions WithCreds(RegistryClient.Remote.RegistryOptions registry, string host, string given) =>
         registry with { Credentials = new LoginCommand.OneCredential(RegistryClient.Remote.DockerConfig.Normalize(host), PushCommand.ParseCreds(given), registry.Credentials) };
 
+    public static Option<string[]> PushChunkSize() => new("--chunk-size")
+    {
+        Description = "Bytes per upload request (64k to 1G), like 8M: an interrupted push sends at most the chunk in flight again; a blob no larger goes in one request. "
+            + "HOST=SIZE sets it for one registry, and 0 sends whole blobs (for registries that take no chunks; one found refusing them gets whole blobs anyway). "
+            + "Repeatable; also $" + PushChunkSizeVariable + " (comma-separated), which the options override. Default 16M",
+        HelpName = "[HOST=]SIZE",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    /// <summary>The environment variable with default request sizes for pushes: <c>[HOST=]SIZE</c>, comma-separated.</summary>
+    public const string PushChunkSizeVariable = "REGC_PUSH_CHUNK_SIZE";
+
+    /// <summary>
+    /// <paramref name="options"/> with the request sizes of <c>$REGC_PUSH_CHUNK_SIZE</c> and then <paramref name="given"/>
+    /// (<c>[HOST=]SIZE</c> each; 0 means whole blobs, for a host only).
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is not a size in range.</exception>
+    public static RegistryClient.Transfer.PushOptions WithChunkSizes(RegistryClient.Transfer.PushOptions options, string[]? given)
+    {
+        string[] fromEnvironment = (Environment.GetEnvironmentVariable(PushChunkSizeVariable) ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        long chunk = options.ChunkSize;
+        var byHost = new Dictionary<string, long>(options.ChunkSizeByHost, StringComparer.OrdinalIgnoreCase);
+        foreach ((string value, string origin) in fromEnvironment.Select(v => (v, "$" + PushChunkSizeVariable)).Concat((given ?? []).Select(v => (v, "--chunk-size"))))
+        {
+            int equals = value.LastIndexOf('=');
+            string? host = equals > 0 ? value[..equals] : null;
+            string size = equals > 0 ? value[(equals + 1)..] : value;
+            long bytes = 0;
+            if ((size != "0" && !Units.TryParseBytes(size, out bytes)) || (bytes != 0 && bytes is < (64 << 10) or > (1L << 30)) || (bytes == 0 && host is null))
+            {
+                throw new ArgumentException($"{origin} takes [HOST=]SIZE with a size from 64k to 1G, like 8M (0 for whole blobs, with a host), not \"{value}\"");
+            }
+
+            if (host is null)
+            {
+                chunk = bytes;
+            }
+            else
+            {
+                byHost[host] = bytes;
+            }
+        }
+
+        return options with { ChunkSize = chunk, ChunkSizeByHost = byHost };
+    }
+
     public static Option<int> Concurrency() => new("--concurrency", "-c")
     {
         Description = "Parallel range requests across all layers",

@@ -20,11 +20,7 @@ internal static class PushCommand
             Description = "Push under this name instead: host:port/namespace/model:tag (the store keeps its own name)",
             HelpName = "NAME",
         };
-        var chunkSize = new Option<string?>("--chunk-size")
-        {
-            Description = "Bytes per upload request (64k to 1G), like 8M: an interrupted push sends at most the chunk in flight again. A blob no larger goes in one request. Default 16M",
-            HelpName = "SIZE",
-        };
+        Option<string[]> chunkSize = CommonOptions.PushChunkSize();
         Option<string?> creds = CommonOptions.Creds();
         Option<string?> models = CommonOptions.Models();
         Option<bool> insecure = CommonOptions.Insecure();
@@ -45,12 +41,7 @@ internal static class PushCommand
         {
             var source = ModelName.Parse(result.GetValue(name)!);
             ModelName target = result.GetValue(to) is { } other ? ModelName.Parse(other) : source;
-            long chunk = new PushOptions().ChunkSize;
-            if (result.GetValue(chunkSize) is { } text && (!Units.TryParseBytes(text, out chunk) || chunk < (64 << 10) || chunk > (1L << 30)))
-            {
-                throw new ArgumentException($"--chunk-size takes a size from 64k to 1G, like 8M, not \"{text}\"");
-            }
-
+            PushOptions options = CommonOptions.WithChunkSizes(new PushOptions(), result.GetValue(chunkSize));
             int blobs = result.GetValue(concurrency);
             if (blobs is < 1 or > 64)
             {
@@ -69,7 +60,7 @@ internal static class PushCommand
             var pusher = new ModelPusher(
                 services.GetRequiredService<RemoteRegistry>(),
                 store,
-                new PushOptions { ChunkSize = chunk, Concurrency = blobs },
+                options with { Concurrency = blobs },
                 services.GetService<ILogger<ModelPusher>>());
             var view = new ProgressView(mode, Console.Out) { Verb = "pushing" };
             try

@@ -6,6 +6,7 @@ using RegistryClient.Maintenance;
 using RegistryClient.Names;
 using RegistryClient.Remote;
 using RegistryClient.Store;
+using RegistryClient.Transfer;
 
 namespace RegistryClient.Cli.Commands;
 
@@ -19,12 +20,13 @@ internal static class TransferCopyCommand
         Option<string?> creds = CommonOptions.Creds();
         Option<string?> models = CommonOptions.Models();
         Option<bool> insecure = CommonOptions.Insecure();
+        Option<string[]> chunkSize = CommonOptions.PushChunkSize();
         Option<bool> verbose = CommonOptions.Verbose();
         var command = new Command(
             "copy",
             "Copy a model between registries and OCI layouts, as skopeo copy does, verified and resumable: registry to registry goes through the store (--models) and mounts blobs between repositories of one registry; to oci:DIR it is mirrored; from oci:DIR:REF it is pushed")
         {
-            source, destination, creds, models, insecure, verbose,
+            source, destination, creds, models, insecure, chunkSize, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
@@ -45,7 +47,8 @@ internal static class TransferCopyCommand
 
             using ServiceProvider services = CommonOptions.Services(registry, result.GetValue(verbose));
             var store = new ModelStore(ModelStore.ResolveRoot(result.GetValue(models)));
-            var copier = new ModelCopier(services.GetRequiredService<RemoteRegistry>(), store, loggers: services.GetService<ILoggerFactory>());
+            PushOptions push = CommonOptions.WithChunkSizes(new PushOptions(), result.GetValue(chunkSize));
+            var copier = new ModelCopier(services.GetRequiredService<RemoteRegistry>(), store, push: push, loggers: services.GetService<ILoggerFactory>());
             var view = new ProgressView(Console.IsOutputRedirected ? OutputMode.Plain : OutputMode.Terminal, Console.Out) { Verb = "copying" };
             CopyResult copied = await view.RunAsync(copier.CopyAsync(from, to, view.Tracker, cancellationToken)).ConfigureAwait(false);
             if (copied.Pushed?.Warning is { } warning)

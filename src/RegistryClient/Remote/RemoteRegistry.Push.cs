@@ -126,6 +126,7 @@ public sealed partial class RemoteRegistry
     /// </summary>
     /// <returns>The session after the chunk: its next location and offset as the registry acknowledged them.</returns>
     /// <exception cref="RegistryResponseException">The registry refused the chunk (416: not where the session stands).</exception>
+    /// <exception cref="ChunkedUploadRefusedException">The registry takes no chunks (405, 501, or a 201 as if the upload were done).</exception>
     /// <exception cref="RegistryProtocolException">The registry acknowledged a different range than was sent.</exception>
     /// <exception cref="StallTimeoutException">The registry stopped taking the bytes, or did not answer.</exception>
     public async Task<BlobUpload> UploadChunkAsync(
@@ -136,6 +137,12 @@ public sealed partial class RemoteRegistry
         ArgumentNullException.ThrowIfNull(open);
         long end = upload.Offset + length - 1;
         using HttpResponseMessage response = await SendUploadAsync(HttpMethod.Patch, upload.Location, open, upload.Offset, length, sent, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented)
+        {
+            string answer = response.StatusCode == HttpStatusCode.Created ? "answered it as a finished upload (201)" : $"refused it ({(int)response.StatusCode})";
+            throw new ChunkedUploadRefusedException($"{repository.Host} does not take uploads in chunks: a PATCH of bytes {upload.Offset}-{end} {answer}");
+        }
+
         if (response.StatusCode != HttpStatusCode.Accepted && response.StatusCode != HttpStatusCode.NoContent)
         {
             throw await CreateWriteErrorAsync(response, repository, cancellationToken).ConfigureAwait(false);

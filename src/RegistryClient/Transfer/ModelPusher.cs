@@ -63,7 +63,8 @@ public sealed partial class ModelPusher
         }
 
         progress?.Report(PullProgress.ForStatus(target, $"pushing to {target.Host}"));
-        var counts = new PushCounts { ChunkSize = _options.ChunkSize };
+        long requestSize = _options.ChunkSizeFor(target.Host);
+        var counts = new PushCounts { ChunkSize = requestSize == 0 ? _options.ChunkSize : requestSize, Whole = requestSize == 0 ? WholeAsked : 0 };
         await Parallel.ForEachAsync(
             blobs,
             new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
@@ -261,7 +262,7 @@ public sealed partial class ModelPusher
                         {
                             token.ThrowIfCancellationRequested(); // between chunks: stop here, the session stays whole
                             long left = blob.Size - upload.Offset;
-                            long chunk = Math.Max(Interlocked.Read(ref counts.ChunkSize), upload.MinChunkLength);
+                            long chunk = Volatile.Read(ref counts.Whole) != 0 ? left : Math.Max(Interlocked.Read(ref counts.ChunkSize), upload.MinChunkLength);
                             Interlocked.Exchange(ref sending, 0);
                             if (left <= chunk && (upload.Offset == 0 || left == 0 || left >= upload.MinChunkLength))
                             {
@@ -295,6 +296,20 @@ public sealed partial class ModelPusher
                     {
                         throw new StoreException(
                             $"{target.Host} computed another digest for {blob.Digest.Short} twice ({e.Message}); the store's copy may be damaged: run regc verify");
+                    }
+                    catch (ChunkedUploadRefusedException e)
+                    {
+                        // A registry that takes no chunks (405/501 on PATCH, or ECR's 201 that keeps only the first): every
+                        // blob of this push goes whole from now on, this one in a new session.
+                        if (Interlocked.Exchange(ref counts.Whole, WholeFound) != WholeFound)
+                        {
+                            LogWhole(_logger, target.Host, e.Message);
+                        }
+
+                        unsure = true;
+                        upload = await RestartAsync(target, blob, token).ConfigureAwait(false);
+                        unsure = false;
+                        await RecordAsync(target, blob, upload, token).ConfigureAwait(false);
                     }
                     catch (RegistryResponseException e) when (e.StatusCode == System.Net.HttpStatusCode.RequestEntityTooLarge && TryHalveChunks(counts, upload.MinChunkLength))
                     {
@@ -330,12 +345,28 @@ public sealed partial class ModelPusher
         _ => e,
     };
 
+    /// <summary>Whole blobs because the options asked for them for this host.</summary>
+    private const int WholeAsked = 1;
+
+    /// <summary>Whole blobs because the registry refused chunks.</summary>
+    private const int WholeFound = 2;
+
     /// <summary>The smallest request a body limit makes the push halve down to.</summary>
     public const long MinChunkSize = 64 << 10;
 
     /// <summary>Halves the push's request size after a 413, not below <see cref="MinChunkSize"/> or the registry's minimum; false when it cannot.</summary>
     private static bool TryHalveChunks(PushCounts counts, long registryMinimum)
     {
+        if (Interlocked.CompareExchange(ref counts.Whole, 0, WholeAsked) == WholeAsked)
+        {
+            return true; // whole blobs were asked for, but a body limit stands in the way: chunks after all
+        }
+
+        if (Volatile.Read(ref counts.Whole) == WholeFound)
+        {
+            return false; // a registry that takes no chunks behind a body limit: nothing smaller to send
+        }
+
         while (true)
         {
             long current = Interlocked.Read(ref counts.ChunkSize);
@@ -396,6 +427,9 @@ public sealed partial class ModelPusher
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Host} takes no chunks ({Reason}); the push sends each blob in one request from now on")]
+    private static partial void LogWhole(ILogger logger, string host, string reason);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Host} serves chunk lists itself: no chunk index is pushed")]
     private static partial void LogServesChunkSums(ILogger logger, string host);
 
@@ -421,6 +455,7 @@ public sealed partial class ModelPusher
     private sealed class PushCounts
     {
         public long ChunkSize;
+        public int Whole; // 0: chunks; WholeAsked or WholeFound: each blob in one request
         public int Uploaded;
         public long BytesUploaded;
         public int Present;

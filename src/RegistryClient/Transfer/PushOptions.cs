@@ -15,6 +15,17 @@ public sealed record PushOptions
     public long ChunkSize { get; init; } = 16 << 20;
 
     /// <summary>
+    /// Request sizes for particular registries (by host, with its port), overriding <see cref="ChunkSize"/>; 0 sends each
+    /// blob in one request (for registries that take no chunks). A registry found to refuse chunks during a push gets
+    /// whole blobs for the rest of it anyway.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> ChunkSizeByHost { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>The request size for <paramref name="host"/>: its own (0: whole blobs), else <see cref="ChunkSize"/>.</summary>
+    public long ChunkSizeFor(string host) =>
+        ChunkSizeByHost.TryGetValue(host, out long size) || ChunkSizeByHost.TryGetValue(host.ToLowerInvariant(), out size) ? size : ChunkSize;
+
+    /// <summary>
     /// Sends each large blob's chunk list beside the model (an OCI 1.1 artifact whose subject is the manifest), so a
     /// pull from a registry without a chunksums endpoint still gets per-chunk verification and repair. Default on.
     /// </summary>
@@ -50,6 +61,14 @@ public sealed record PushOptions
         if (ChunkSize is < (64 << 10) or > (1L << 30))
         {
             throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, "must be from 64 KiB to 1 GiB");
+        }
+
+        foreach ((string host, long size) in ChunkSizeByHost)
+        {
+            if (size != 0 && size is < (64 << 10) or > (1L << 30))
+            {
+                throw new ArgumentOutOfRangeException(nameof(ChunkSizeByHost), size, $"the request size for {host} must be 0 (whole blobs) or from 64 KiB to 1 GiB");
+            }
         }
     }
 }

@@ -28,8 +28,10 @@ public sealed class Nginx : IAsyncDisposable
     /// <summary>The access log so far: one line per request, the status after the request line.</summary>
     public string AccessLog => File.Exists(_directory.Combine("access.log")) ? File.ReadAllText(_directory.Combine("access.log")) : string.Empty;
 
-    public static async Task<Nginx> StartAsync(string upstreamHostAndPort, string maxBodySize)
+    /// <summary>Starts nginx in front of <paramref name="upstreamHostAndPort"/>; with <paramref name="patchStatus"/>, every PATCH gets that status from nginx (a registry that takes no chunks).</summary>
+    public static async Task<Nginx> StartAsync(string upstreamHostAndPort, string maxBodySize, int? patchStatus = null)
     {
+        string refusePatch = patchStatus is { } status ? $"if ($request_method = PATCH) {{ return {status}; }}" : string.Empty;
         RequiredTool.Require(Binary, "nginx-light");
 
         var directory = new TempDirectory("regc-nginx");
@@ -52,6 +54,7 @@ public sealed class Nginx : IAsyncDisposable
                 listen 127.0.0.1:{{port}};
                 client_max_body_size {{maxBodySize}};
                 location / {
+                  {{refusePatch}}
                   proxy_pass http://{{upstreamHostAndPort}};
                   proxy_request_buffering off;
                   proxy_set_header Host $http_host;

@@ -483,6 +483,47 @@ public sealed class PushTests : IAsyncLifetime
         await AssertRegistryServesAsync(name, store, manifest);
     }
 
+    /// <summary>
+    /// A registry that takes no chunks, refusing every PATCH (405) or answering it as a finished upload (201, as ECR
+    /// does): the push finds out at its first chunk and sends every blob whole from then on. Told beforehand
+    /// (<c>--chunk-size HOST=0</c>), it sends no PATCH at all.
+    /// </summary>
+    [Theory]
+    [InlineData(405, false)]
+    [InlineData(201, false)]
+    [InlineData(405, true)]
+    public async Task RegistryThatTakesNoChunks_GetsWholeBlobs(int patchStatus, bool told)
+    {
+        await using Nginx nginx = await Nginx.StartAsync(_registry.HostAndPort, "0", patchStatus);
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(nginx.HostAndPort);
+
+        if (told)
+        {
+            (int exit, string stdout, string stderr) = await RegcProcess.RunAsync(
+                "push", name.DisplayName, "--models", store.Root, "--insecure", "--chunk-size", "1M", "--chunk-size", $"{nginx.HostAndPort}=0");
+            Assert.True(exit == 0, stderr);
+            Assert.Contains("uploaded 4 blob(s)", stdout, StringComparison.Ordinal);
+        }
+        else
+        {
+            PushResult result = await Pusher(store).PushAsync(name, cancellationToken: Token);
+            Assert.Equal(4, result.BlobsUploaded);
+        }
+
+        string[] patches = nginx.AccessLog.Split('\n').Where(l => l.Contains("\"PATCH ", StringComparison.Ordinal)).ToArray();
+        if (told)
+        {
+            Assert.Empty(patches);
+        }
+        else
+        {
+            // The two blobs larger than a chunk may both have tried one before the first refusal was seen; never more.
+            Assert.InRange(patches.Length, 1, 2);
+        }
+
+        await AssertRegistryServesAsync(name, store, manifest);
+    }
+
     /// <summary>Pulls the model back with regc into a new store: every blob is verified on the way, and equals the original.</summary>
     private async Task AssertRegistryServesAsync(ModelName name, ModelStore original, byte[] manifest)
     {

@@ -280,11 +280,38 @@ internal sealed partial class RegistryAuthenticator
             int at = path.LastIndexOf(marker, StringComparison.Ordinal);
             if (at > 4)
             {
-                return $"repository:{path[4..at]}:{(write ? "pull,push" : "pull")}";
+                string scope = $"repository:{path[4..at]}:{(write ? "pull,push" : "pull")}";
+                return write && MountSource(uri) is { } from && from != path[4..at] ? $"{scope} repository:{from}:pull" : scope;
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The repository a blob upload asks to mount from (<c>?mount=&lt;digest&gt;&amp;from=&lt;repository&gt;</c>), whose
+    /// <c>pull</c> the token must also grant; null without one, or when it is not a plain repository path.
+    /// </summary>
+    private static string? MountSource(Uri uri)
+    {
+        string? mount = null, from = null;
+        foreach (string pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            string key = equals < 0 ? pair : pair[..equals];
+            string value = equals < 0 ? string.Empty : Uri.UnescapeDataString(pair[(equals + 1)..]);
+            (mount, from) = key switch
+            {
+                "mount" => (value, from),
+                "from" => (mount, value),
+                _ => (mount, from),
+            };
+        }
+
+        return mount is not null && from is { Length: > 0 and <= 255 }
+            && from.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-' or '/')
+            ? from
+            : null;
     }
 
     /// <summary>Host and port as written in model names and config.json: the port only when it is not the scheme's default.</summary>

@@ -70,6 +70,11 @@ public sealed partial class RemoteRegistry
                     HttpMethod.Post, uri, request => request.Content = new ByteArrayContent([]), idle.Token, followRedirects: false).ConfigureAwait(false);
                 if (mountFrom is not null && response.StatusCode == HttpStatusCode.Created)
                 {
+                    if (response.Headers.TryGetValues("Docker-Content-Digest", out IEnumerable<string>? mounted) && mounted.First() != blob.Digest.ToString())
+                    {
+                        throw new RegistryProtocolException($"{repository.Host} answered a mount of {blob.Digest} with another blob ({Digest.Printable(mounted.First())})", isTransient: false);
+                    }
+
                     return null;
                 }
 
@@ -400,12 +405,15 @@ public sealed partial class RemoteRegistry
     {
         string method = response.RequestMessage?.Method.Method ?? "POST";
         string authority = response.RequestMessage?.RequestUri is { } asked ? RegistryAuthenticator.Authority(asked) : repository.Host;
+        string uri = response.RequestMessage?.RequestUri is { } requested ? Redact(requested) : "?";
         return response.StatusCode switch
         {
             HttpStatusCode.MethodNotAllowed => new RegistryResponseException(
-                $"{authority} refuses writes ({method} answered 405 Method Not Allowed): the registry is read-only; push to one that takes uploads"),
+                $"{authority} refuses writes ({method} answered 405 Method Not Allowed): the registry is read-only; push to one that takes uploads",
+                HttpStatusCode.MethodNotAllowed, null, null, method, uri),
             HttpStatusCode.Forbidden => new RegistryResponseException(
-                $"{authority} forbids pushing to {repository.Repository} ({method} answered 403 Forbidden): these credentials may pull but not push there"),
+                $"{authority} forbids pushing to {repository.Repository} ({method} answered 403 Forbidden): these credentials may pull but not push there",
+                HttpStatusCode.Forbidden, null, null, method, uri),
             _ => await CreateErrorAsync(response, null, cancellationToken).ConfigureAwait(false),
         };
     }

@@ -670,7 +670,7 @@ public sealed partial class RemoteRegistry
             string hint = _auth.HasCredential(refused)
                 ? $"the credentials for {authority} were refused; run regc login {authority} again"
                 : $"{authority} needs credentials: run regc login {authority} (or add them to Docker's config.json)";
-            return new RegistryResponseException($"{method} {uri} returned 401 Unauthorized{detail}; {hint}");
+            return new RegistryResponseException($"{method} {uri} returned 401 Unauthorized{detail}; {hint}", HttpStatusCode.Unauthorized, code, message, method, uri);
         }
 
         TimeSpan? retryAfter = GetRetryAfter(response);

@@ -183,7 +183,17 @@ public sealed partial class ModelPusher
         else
         {
             ModelName? mountFrom = source.Host == target.Host && source.Repository != target.Repository ? source : null;
-            upload = await _registry.StartUploadAsync(target, blob, mountFrom, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                upload = await _registry.StartUploadAsync(target, blob, mountFrom, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RegistryResponseException e) when (mountFrom is not null && e.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+            {
+                // No pull on the source repository (or a registry that refuses the scope of a mount): upload instead.
+                LogMountRefused(_logger, blob.Digest.Short, mountFrom.Repository, e.Message);
+                upload = await _registry.StartUploadAsync(target, blob, null, cancellationToken).ConfigureAwait(false);
+            }
+
             if (upload is null)
             {
                 Interlocked.Increment(ref counts.Mounted);
@@ -429,6 +439,9 @@ public sealed partial class ModelPusher
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Host} takes no chunks ({Reason}); the push sends each blob in one request from now on")]
     private static partial void LogWhole(ILogger logger, string host, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "mount of {Blob} from {Source} refused ({Reason}); uploading it")]
+    private static partial void LogMountRefused(ILogger logger, string blob, string source, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Host} serves chunk lists itself: no chunk index is pushed")]
     private static partial void LogServesChunkSums(ILogger logger, string host);

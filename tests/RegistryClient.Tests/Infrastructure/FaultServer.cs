@@ -39,7 +39,10 @@ public sealed class FaultServer : IAsyncDisposable
                         context.Request.Method,
                         context.Request.Path.Value ?? string.Empty,
                         context.Request.Headers.Range.ToString(),
-                        context.Request.Headers.Authorization.ToString()));
+                        context.Request.Headers.Authorization.ToString())
+                    {
+                        Scopes = [.. context.Request.Query["scope"].OfType<string>()],
+                    });
                     await next(context);
                 });
                 app.Run(new RequestDelegate(handler));
@@ -75,4 +78,8 @@ public sealed class FaultServer : IAsyncDisposable
     }
 }
 
-public sealed record RecordedRequest(string Method, string Path, string Range, string Authorization);
+public sealed record RecordedRequest(string Method, string Path, string Range, string Authorization)
+{
+    /// <summary>The <c>scope</c> parameters of the query (a token request's), in order.</summary>
+    public string[] Scopes { get; init; } = [];
+}

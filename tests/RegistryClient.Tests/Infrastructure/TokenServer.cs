@@ -54,6 +54,9 @@ public sealed class TokenServer : IAsyncDisposable
             rootcertbundle: {rootBundlePath}
         """;
 
+    /// <summary>Repositories no token grants anything on from now on (their scopes are left out).</summary>
+    public HashSet<string> Denied { get; } = [];
+
     /// <summary>A token for <paramref name="scope"/> as user <paramref name="user"/> (for pushing test data).</summary>
     public string Mint(string user, string scope) => CreateJwt(user, [scope]);
 
@@ -77,7 +80,9 @@ public sealed class TokenServer : IAsyncDisposable
             user = parts[0];
         }
 
-        string[] scopes = user is null ? [] : context.Request.Query["scope"].Where(s => s is not null).Select(s => s!).ToArray();
+        string[] scopes = user is null
+            ? []
+            : context.Request.Query["scope"].OfType<string>().Where(s => !Denied.Any(d => s.StartsWith($"repository:{d}:", StringComparison.Ordinal))).ToArray();
         string token = CreateJwt(user ?? string.Empty, scopes);
         Issued++;
         context.Response.ContentType = "application/json";

@@ -40,6 +40,15 @@ public sealed class AuthPartsTests : IDisposable
     [InlineData("https://storage.example/blob?sig=1", null)]
     public void ScopeFor_RegistryApiUrls(string url, string? scope) => Assert.Equal(scope, RegistryAuthenticator.ScopeFor(new Uri(url)));
 
+    /// <summary>A mount needs <c>pull</c> on the repository it mounts from; a <c>from</c> that is not a plain repository path adds nothing.</summary>
+    [Theory]
+    [InlineData("https://h/v2/team/copy/blobs/uploads/?mount=sha256:00&from=library/pushed", "repository:team/copy:pull,push repository:library/pushed:pull")]
+    [InlineData("https://h/v2/team/copy/blobs/uploads/?from=library%2Fpushed&mount=sha256:00", "repository:team/copy:pull,push repository:library/pushed:pull")]
+    [InlineData("https://h/v2/team/copy/blobs/uploads/", "repository:team/copy:pull,push")]
+    [InlineData("https://h/v2/team/copy/blobs/uploads/?mount=sha256:00&from=x%20repository:y:push", "repository:team/copy:pull,push")]
+    [InlineData("https://h/v2/team/copy/blobs/uploads/?mount=sha256:00&from=team/copy", "repository:team/copy:pull,push")]
+    public void ScopeFor_AMount_AsksForTheSourceToo(string url, string scope) => Assert.Equal(scope, RegistryAuthenticator.ScopeFor(new Uri(url), write: true));
+
     [Fact]
     public void DockerConfig_FindsEntriesWrittenWithSchemesPathsAndDockerHubAliases()
     {

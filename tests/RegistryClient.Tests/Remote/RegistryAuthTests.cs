@@ -148,6 +148,39 @@ public sealed class RegistryAuthTests : IAsyncLifetime
         return line.Trim() + "\n";
     }
 
+    /// <summary>
+    /// A push under a second repository of a token-auth registry mounts every blob from the first: the token asked for
+    /// covers both (<c>pull,push</c> on the target, <c>pull</c> on the source), so the registry lets the mount happen.
+    /// </summary>
+    [Fact]
+    public async Task Push_ToTokenAuthRegistry_MountsAcrossRepositories_WithATokenForBoth()
+    {
+        await using TokenServer tokens = await TokenServer.StartAsync(new() { [User] = Password });
+        await using DockerRegistry registry = await DockerRegistry.StartAsync(tokens.RegistryConfig(tokens.WriteRootBundle(_temp.Combine("token-root.pem"))));
+        var first = ModelName.Parse($"{registry.HostAndPort}/library/pushed:latest");
+        (ModelStore store, _) = await TestModels.CreateOciAsync(_temp.Combine("push-source"), first, [3L << 20, 5], 62);
+        RegistryOptions options = Registries.FastRetries with
+        {
+            InsecureHosts = new HashSet<string> { registry.HostAndPort },
+            Credentials = TestCredentials.Write(_temp, (registry.HostAndPort, User, Password)),
+        };
+        await new ModelPusher(Registries.Create(options), store).PushAsync(first, cancellationToken: TestContext.Current.CancellationToken);
+        var second = ModelName.Parse($"{registry.HostAndPort}/team/copy:v1");
+
+        PushResult result = await new ModelPusher(Registries.Create(options), store).PushAsync(first, second, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(3, result.BlobsMounted); // the config and both layers
+        Assert.Equal(0, result.BlobsUploaded);
+        Assert.Contains(tokens.Server.Requests, r => r.Scopes.Contains("repository:team/copy:pull,push") && r.Scopes.Contains("repository:library/pushed:pull"));
+
+        // Without pull on the source the registry refuses the mount (401): the blobs are uploaded instead.
+        tokens.Denied.Add("library/pushed");
+        var third = ModelName.Parse($"{registry.HostAndPort}/team/other:v1");
+        PushResult uploaded = await new ModelPusher(Registries.Create(options), store).PushAsync(first, third, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(0, uploaded.BlobsMounted);
+        Assert.Equal(3, uploaded.BlobsUploaded);
+    }
+
     private async Task<ModelStore> PullAsync(ModelName name, ICredentialSource? credentials)
     {
         var target = new ModelStore(_temp.Combine($"target-{Guid.NewGuid():N}"));

@@ -201,6 +201,42 @@ public sealed class ModelStore
         await WriteAtomicallyAsync(path, System.Text.Encoding.UTF8.GetBytes(record.Format()), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Takes the store's lock on uploading <paramref name="digest"/> to <paramref name="target"/>'s repository, waiting
+    /// while another push (in this process or another) holds it, so two pushes never write into one upload session. The
+    /// lock is a file held open exclusively (<c>…/sha256-&lt;hex&gt;.lock</c>, left in place); a process that dies lets go.
+    /// </summary>
+    /// <param name="target">The repository pushed to.</param>
+    /// <param name="digest">The blob.</param>
+    /// <param name="waiting">Called once when the lock is held by another push and this one waits.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <returns>The lock; dispose it to let go.</returns>
+    public async Task<IDisposable> LockUploadAsync(ModelName target, Digest digest, Action? waiting = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        string path = StateFiles.UploadRecord(this, target.Host, target.Repository, digest) + ".lock";
+        EnsureDirectory(Path.GetDirectoryName(path)!);
+        bool told = false;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Held by another push of the same blob to the same repository.
+                if (!told)
+                {
+                    told = true;
+                    waiting?.Invoke();
+                }
+
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Forgets the upload of <paramref name="digest"/> to <paramref name="target"/>'s repository (it finished, or its session is gone).</summary>
     public void DeleteUploadRecord(ModelName target, Digest digest)
     {

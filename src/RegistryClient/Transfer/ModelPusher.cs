@@ -165,6 +165,9 @@ public sealed partial class ModelPusher
 
     private async Task PushBlobAsync(ModelName source, ModelName target, Descriptor blob, PushCounts counts, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
+        // One push at a time per blob and repository from this store: a second one waits, then finds the blob there.
+        using IDisposable uploading = await _store.LockUploadAsync(
+            target, blob.Digest, () => progress?.Report(PullProgress.ForStatus(target, $"waiting for another push of {blob.Digest.Short} to finish")), cancellationToken).ConfigureAwait(false);
         if (await _registry.HasBlobAsync(target, blob, cancellationToken).ConfigureAwait(false))
         {
             Interlocked.Increment(ref counts.Present);

@@ -145,6 +145,25 @@ public sealed class PushTests : IAsyncLifetime
         await AssertRegistryServesAsync(name, store, manifest);
     }
 
+    /// <summary>
+    /// Two pushes of one model from one store at once (two processes, or two calls): each blob is uploaded once, the
+    /// second push waits for the first's upload of a blob and then finds it there; both succeed.
+    /// </summary>
+    [Fact]
+    public async Task TwoPushesAtOnce_UploadEachBlobOnce()
+    {
+        await using var link = new CountingLink(_registry.HostAndPort);
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(link.HostAndPort);
+        var other = new ModelStore(store.Root); // as another process would open it
+
+        PushResult[] results = await Task.WhenAll(Pusher(store).PushAsync(name, cancellationToken: Token), Pusher(other).PushAsync(name, cancellationToken: Token));
+
+        Assert.Equal(4, results.Sum(r => r.BlobsUploaded));
+        Assert.Equal(4, results.Sum(r => r.BlobsPresent));
+        Assert.True(link.BytesToServer < BlobBytes + (64 << 10), $"{link.BytesToServer} bytes sent for {BlobBytes}: a blob went twice");
+        await AssertRegistryServesAsync(name, store, manifest);
+    }
+
     [Fact]
     public async Task PushToAnotherRepositoryOfTheSameRegistry_MountsTheBlobs()
     {

@@ -83,7 +83,7 @@ internal static class CommonOptions
     {
         Description = "Bytes per upload request (64k to 1G), like 8M: an interrupted push sends at most the chunk in flight again; a blob no larger goes in one request. "
             + "HOST=SIZE sets it for one registry, and 0 sends whole blobs (for registries that take no chunks; one found refusing them gets whole blobs anyway). "
-            + "Repeatable; also $" + PushChunkSizeVariable + " (comma-separated), which the options override. Default 16M",
+            + "Repeatable; also $" + PushChunkSizeVariable + " (comma-separated), which the options override. Default: 16M, doubling up to 128M while requests take under half a second",
         HelpName = "[HOST=]SIZE",
         Arity = ArgumentArity.ZeroOrMore,
     };
@@ -101,6 +101,7 @@ internal static class CommonOptions
         string[] fromEnvironment = (Environment.GetEnvironmentVariable(PushChunkSizeVariable) ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         long chunk = options.ChunkSize;
+        bool fixedSize = false;
         var byHost = new Dictionary<string, long>(options.ChunkSizeByHost, StringComparer.OrdinalIgnoreCase);
         foreach ((string value, string origin) in fromEnvironment.Select(v => (v, "$" + PushChunkSizeVariable)).Concat((given ?? []).Select(v => (v, "--chunk-size"))))
         {
@@ -116,6 +117,7 @@ internal static class CommonOptions
             if (host is null)
             {
                 chunk = bytes;
+                fixedSize = true;
             }
             else
             {
@@ -123,7 +125,8 @@ internal static class CommonOptions
             }
         }
 
-        return options with { ChunkSize = chunk, ChunkSizeByHost = byHost };
+        // A size given for all registries is kept as given; the default grows while requests are quick.
+        return options with { ChunkSize = chunk, MaxChunkSize = fixedSize ? chunk : options.MaxChunkSize, ChunkSizeByHost = byHost };
     }
 
     public static Option<int> Concurrency() => new("--concurrency", "-c")

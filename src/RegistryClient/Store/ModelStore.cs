@@ -198,7 +198,9 @@ public sealed class ModelStore
         ArgumentNullException.ThrowIfNull(record);
         string path = StateFiles.UploadRecord(this, target.Host, target.Repository, digest);
         EnsureDirectory(Path.GetDirectoryName(path)!);
-        await WriteAtomicallyAsync(path, System.Text.Encoding.UTF8.GetBytes(record.Format()), cancellationToken).ConfigureAwait(false);
+        // Not flushed to disk: a record lost to a power cut costs that blob's upload again, while a flush after every
+        // chunk costs every push time.
+        await WriteAtomicallyAsync(path, System.Text.Encoding.UTF8.GetBytes(record.Format()), cancellationToken, durable: false).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -655,8 +657,12 @@ public sealed class ModelStore
             ? throw new InvalidManifestException($"{path} is larger than {MaxManifestBytes >> 20} MiB")
             : File.ReadAllBytes(path);
 
-    /// <summary>Writes a file under the root atomically: temporary file in <c>.regc/tmp</c>, flush, rename.</summary>
-    internal async Task WriteAtomicallyAsync(string target, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a file under the root atomically: temporary file in <c>.regc/tmp</c>, flush (unless not
+    /// <paramref name="durable"/>: then a killed process still leaves the old or the new file whole, and only a power loss
+    /// may lose the new one), rename.
+    /// </summary>
+    internal async Task WriteAtomicallyAsync(string target, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken, bool durable = true)
     {
         EnsureDirectory(TempDirectory);
         string temp = Path.Combine(TempDirectory, $"write-{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -665,7 +671,10 @@ public sealed class ModelStore
             using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
             {
                 await RandomAccess.WriteAsync(handle, bytes, 0, cancellationToken).ConfigureAwait(false);
-                RandomAccess.FlushToDisk(handle);
+                if (durable)
+                {
+                    RandomAccess.FlushToDisk(handle);
+                }
             }
 
             File.Move(temp, target, overwrite: true);

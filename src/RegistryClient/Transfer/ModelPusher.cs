@@ -64,7 +64,13 @@ public sealed partial class ModelPusher
 
         progress?.Report(PullProgress.ForStatus(target, $"pushing to {target.Host}"));
         long requestSize = _options.ChunkSizeFor(target.Host);
-        var counts = new PushCounts { ChunkSize = requestSize == 0 ? _options.ChunkSize : requestSize, Whole = requestSize == 0 ? WholeAsked : 0 };
+        bool fixedForHost = _options.ChunkSizeByHost.ContainsKey(target.Host) || _options.ChunkSizeByHost.ContainsKey(target.Host.ToLowerInvariant());
+        var counts = new PushCounts
+        {
+            ChunkSize = requestSize == 0 ? _options.ChunkSize : requestSize,
+            MaxChunkSize = requestSize == 0 ? _options.ChunkSize : fixedForHost ? requestSize : Math.Max(_options.MaxChunkSize, _options.ChunkSize),
+            Whole = requestSize == 0 ? WholeAsked : 0,
+        };
         await Parallel.ForEachAsync(
             blobs,
             new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
@@ -289,7 +295,9 @@ public sealed partial class ModelPusher
 
                             long from = upload.Offset;
                             long length = Math.Min(chunk, left);
+                            long started = Stopwatch.GetTimestamp();
                             upload = await _registry.UploadChunkAsync(target, upload, () => OpenAt(from), length, sent, grace.Token).ConfigureAwait(false);
+                            GrowChunks(counts, length, Stopwatch.GetElapsedTime(started));
                             Interlocked.Add(ref counts.BytesUploaded, length);
                             await RecordAsync(target, blob, upload, CancellationToken.None).ConfigureAwait(false);
                             _options.ChunkSent?.Invoke(blob.Digest, upload.Offset);
@@ -367,6 +375,19 @@ public sealed partial class ModelPusher
     /// <summary>The smallest request a body limit makes the push halve down to.</summary>
     public const long MinChunkSize = 64 << 10;
 
+    /// <summary>A whole chunk acknowledged this fast doubles the next requests (up to the push's largest).</summary>
+    private static readonly TimeSpan s_quickChunk = TimeSpan.FromSeconds(0.5);
+
+    private static void GrowChunks(PushCounts counts, long sent, TimeSpan took)
+    {
+        long current = Interlocked.Read(ref counts.ChunkSize);
+        long next = Math.Min(current * 2, Interlocked.Read(ref counts.MaxChunkSize));
+        if (sent >= current && took < s_quickChunk && next > current)
+        {
+            Interlocked.CompareExchange(ref counts.ChunkSize, next, current);
+        }
+    }
+
     /// <summary>Halves the push's request size after a 413, not below <see cref="MinChunkSize"/> or the registry's minimum; false when it cannot.</summary>
     private static bool TryHalveChunks(PushCounts counts, long registryMinimum)
     {
@@ -391,6 +412,7 @@ public sealed partial class ModelPusher
 
             if (Interlocked.CompareExchange(ref counts.ChunkSize, half, current) == current)
             {
+                Interlocked.Exchange(ref counts.MaxChunkSize, half); // never grows back to what was refused
                 return true;
             }
         }
@@ -471,6 +493,7 @@ public sealed partial class ModelPusher
     private sealed class PushCounts
     {
         public long ChunkSize;
+        public long MaxChunkSize;
         public int Whole; // 0: chunks; WholeAsked or WholeFound: each blob in one request
         public int Uploaded;
         public long BytesUploaded;

@@ -9,10 +9,20 @@ public sealed record PushOptions
     public int Concurrency { get; init; } = 3;
 
     /// <summary>
-    /// Bytes per upload request (<c>PATCH</c>); a blob no larger goes in one request. After an interruption, at most the
-    /// chunk in flight is sent again. The registry's <c>OCI-Chunk-Min-Length</c> raises it.
+    /// Bytes per upload request (<c>PATCH</c>) to start with; a blob no larger goes in one request. After an
+    /// interruption, at most the chunk in flight is sent again. The registry's <c>OCI-Chunk-Min-Length</c> raises it.
+    /// Default 16 MiB.
     /// </summary>
     public long ChunkSize { get; init; } = 16 << 20;
+
+    /// <summary>
+    /// The size requests grow to while they are quick: a whole chunk acknowledged within half a second doubles the
+    /// next ones, up to this (each request costs a registry a round trip and a little bookkeeping, so fewer go faster
+    /// on a fast link, while a slow link keeps chunks that finish soon after a Ctrl-C). Equal to
+    /// <see cref="ChunkSize"/>, the size is fixed; a size set for a host in <see cref="ChunkSizeByHost"/> is always fixed.
+    /// Default 128 MiB.
+    /// </summary>
+    public long MaxChunkSize { get; init; } = 128L << 20;
 
     /// <summary>
     /// Request sizes for particular registries (by host, with its port), overriding <see cref="ChunkSize"/>; 0 sends each
@@ -61,6 +71,11 @@ public sealed record PushOptions
         if (ChunkSize is < (64 << 10) or > (1L << 30))
         {
             throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, "must be from 64 KiB to 1 GiB");
+        }
+
+        if (MaxChunkSize is < (64 << 10) or > (1L << 30))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxChunkSize), MaxChunkSize, "must be from 64 KiB to 1 GiB");
         }
 
         foreach ((string host, long size) in ChunkSizeByHost)

@@ -73,6 +73,26 @@ public sealed class PushReceiveTests : IAsyncLifetime
         Assert.Empty(TestModels.Files(ReceivedUpload.Directory(_served)));
     }
 
+    /// <summary>Requests acknowledged quickly double the next ones up to the largest size allowed; a fixed size stays.</summary>
+    [Theory]
+    [InlineData(4L << 20, 3)] // 1 MiB, then 2 MiB, then the rest of the 6 MiB layer (3 MiB) with the closing PUT; the 1 MiB layer in one PATCH at most
+    [InlineData(1L << 20, 6)] // 1 MiB each: 5 for the 6 MiB layer, 1 for the 1 MiB one
+    public async Task QuickRequests_GrowUpToTheLargestSize(long largest, int patches)
+    {
+        (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(_server.HostAndPort);
+
+        await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, MaxChunkSize = largest, Concurrency = 1 }).PushAsync(name, cancellationToken: Token);
+
+        int sent = (await _server.SettledLogLinesAsync()).Count(l => l.Contains("\"PATCH ", StringComparison.Ordinal));
+        Assert.InRange(sent, 1, patches);
+        if (largest == Chunk)
+        {
+            Assert.Equal(patches, sent);
+        }
+
+        Assert.Equal(BlobBytes(manifest), _server.BytesReceived);
+    }
+
     [Fact]
     public async Task ReadOnlyServe_RefusesThePushWithOneLine()
     {

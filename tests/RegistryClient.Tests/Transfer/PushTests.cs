@@ -50,7 +50,7 @@ public sealed class PushTests : IAsyncLifetime
     }
 
     private static ModelPusher Pusher(ModelStore store, Action<Digest, long>? chunkSent = null, RegistryOptions? options = null) =>
-        new(Registries.Create(options ?? Plain), store, new PushOptions { ChunkSize = Chunk, ChunkSent = chunkSent });
+        new(Registries.Create(options ?? Plain), store, new PushOptions { ChunkSize = Chunk, MaxChunkSize = Chunk, ChunkSent = chunkSent });
 
     private static long BlobBytes => s_layers.Sum() + 1024; // the layers and a config of a few hundred bytes, at most
 
@@ -64,7 +64,7 @@ public sealed class PushTests : IAsyncLifetime
         Assert.Equal(4, result.BlobsUploaded); // the config and three layers
         Assert.Equal(Digest.Compute(manifest), result.ManifestDigest);
         await SkopeoReads.AssertModelAsync(name, manifest, store, _temp.Combine("skopeo-copy"));
-        Assert.Empty(TestModels.Files(store.UploadsDirectory)); // no upload records left behind
+        Assert.DoesNotContain(TestModels.Files(store.UploadsDirectory), f => !f.EndsWith(".lock", StringComparison.Ordinal)); // no upload records left behind (the empty lock files stay)
     }
 
     [Fact]
@@ -136,7 +136,7 @@ public sealed class PushTests : IAsyncLifetime
         await using var link = new CountingLink(_registry.HostAndPort, cutAfter: CutAfter);
         (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(link.HostAndPort);
 
-        PushResult result = await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, Concurrency = 1 }).PushAsync(name, cancellationToken: Token);
+        PushResult result = await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, MaxChunkSize = Chunk, Concurrency = 1 }).PushAsync(name, cancellationToken: Token);
 
         Assert.True(link.Cut);
         Assert.Equal(4, result.BlobsUploaded); // the config and three layers
@@ -383,7 +383,7 @@ public sealed class PushTests : IAsyncLifetime
     public async Task ChunkIndex_TravelsBesideTheModel_AndGivesPullsFromAPlainRegistryTheChunkPath()
     {
         (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(_registry.HostAndPort);
-        var options = new PushOptions { ChunkSize = Chunk, ChunkIndexThreshold = 4 << 20, ChunkIndexChunkSize = 1 << 20 };
+        var options = new PushOptions { ChunkSize = Chunk, MaxChunkSize = Chunk, ChunkIndexThreshold = 4 << 20, ChunkIndexChunkSize = 1 << 20 };
 
         PushResult pushed = await new ModelPusher(Registries.Create(Plain), store, options).PushAsync(name, cancellationToken: Token);
 
@@ -461,7 +461,7 @@ public sealed class PushTests : IAsyncLifetime
     public async Task ChunkIndex_IsNeverMadeFromADamagedBlob()
     {
         (ModelStore store, ModelName name, byte[] manifest) = await ModelAsync(_registry.HostAndPort);
-        await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, ChunkIndex = false }).PushAsync(name, cancellationToken: Token);
+        await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, MaxChunkSize = Chunk, ChunkIndex = false }).PushAsync(name, cancellationToken: Token);
         Descriptor weights = Manifest.Parse(manifest).Layers[0];
         await using (var file = new FileStream(store.GetBlobPath(weights.Digest), FileMode.Open, FileAccess.ReadWrite))
         {
@@ -471,7 +471,7 @@ public sealed class PushTests : IAsyncLifetime
             file.WriteByte((byte)(b ^ 1));
         }
 
-        PushResult again = await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, ChunkIndexThreshold = 4 << 20, ChunkIndexChunkSize = 1 << 20 })
+        PushResult again = await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkSize = Chunk, MaxChunkSize = Chunk, ChunkIndexThreshold = 4 << 20, ChunkIndexChunkSize = 1 << 20 })
             .PushAsync(name, cancellationToken: Token);
 
         Assert.Equal(0, again.ChunkLists);

@@ -23,8 +23,11 @@ internal sealed class RegistryHandler
 
     private readonly PushHandler? _push;
 
-    public RegistryHandler(ModelStore store, string? upstream, long chunkSize, bool allowPush = false)
+    private readonly PullThroughCache? _cache;
+
+    public RegistryHandler(ModelStore store, string? upstream, long chunkSize, bool allowPush = false, PullThroughCache? cache = null)
     {
+        _cache = cache;
         _store = store;
         _manifests = new ManifestLocator(store, upstream);
         _chunkSums = new ChunkSumsIndex(store, chunkSize);
@@ -116,7 +119,7 @@ internal sealed class RegistryHandler
                 await ManifestAsync(context, repository, reference, head).ConfigureAwait(false);
                 break;
             case "blobs":
-                await BlobAsync(context, reference, head).ConfigureAwait(false);
+                await BlobAsync(context, repository, reference, head).ConfigureAwait(false);
                 break;
             case "chunksums":
                 await ChunkSumsAsync(context, repository, reference, head).ConfigureAwait(false);
@@ -130,6 +133,32 @@ internal sealed class RegistryHandler
             default:
                 await ErrorAsync(context, StatusCodes.Status404NotFound, "NOT_FOUND", $"unknown endpoint \"{kind}\"").ConfigureAwait(false);
                 break;
+        }
+    }
+
+    /// <summary>True once an error was answered or the client left.</summary>
+    private static bool Answered(HttpContext context) =>
+        context.Response.HasStarted || context.Response.StatusCode >= 400 || context.RequestAborted.IsCancellationRequested;
+
+    /// <summary>
+    /// Runs a request to the upstream of a pull-through cache; when it fails, answers 502 with the reason in one line
+    /// (a client that left first gets nothing), and returns the default.
+    /// </summary>
+    private static async Task<T?> FromUpstreamAsync<T>(HttpContext context, Func<CancellationToken, Task<T>> call)
+    {
+        try
+        {
+            return await call(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            context.Abort();
+            return default;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or DigestMismatchException or InvalidManifestException or StoreException or OperationCanceledException)
+        {
+            await ErrorAsync(context, StatusCodes.Status502BadGateway, "UNAVAILABLE", $"the upstream registry failed: {e.Message}").ConfigureAwait(false);
+            return default;
         }
     }
 
@@ -178,6 +207,7 @@ internal sealed class RegistryHandler
     private async Task ManifestAsync(HttpContext context, ModelName repository, string reference, bool head)
     {
         string? file;
+        byte[]? fetched = null;
         if (reference.StartsWith(Digest.Prefix, StringComparison.Ordinal))
         {
             if (!Digest.TryParse(reference, out Digest digest))
@@ -187,6 +217,14 @@ internal sealed class RegistryHandler
             }
 
             file = _manifests.FindByDigest(repository, digest);
+            if (file is null && _cache is not null)
+            {
+                fetched = await FromUpstreamAsync(context, token => _cache.GetByDigestAsync(repository, digest, token)).ConfigureAwait(false);
+                if (Answered(context))
+                {
+                    return;
+                }
+            }
         }
         else
         {
@@ -196,10 +234,20 @@ internal sealed class RegistryHandler
                 return;
             }
 
-            file = _manifests.FindByTag(tagged);
+            if (_cache is not null)
+            {
+                // A tag is the upstream's (asked again after its time to live); one only this store has is served as it is.
+                fetched = await FromUpstreamAsync(context, token => _cache.GetTaggedAsync(tagged, token)).ConfigureAwait(false);
+                if (Answered(context))
+                {
+                    return;
+                }
+            }
+
+            file = fetched is null ? _manifests.FindByTag(tagged) : null;
         }
 
-        byte[]? bytes = file is null ? null : await ReadSmallFileAsync(file, context.RequestAborted).ConfigureAwait(false);
+        byte[]? bytes = fetched ?? (file is null ? null : await ReadSmallFileAsync(file, context.RequestAborted).ConfigureAwait(false));
         if (bytes is null)
         {
             await ErrorAsync(context, StatusCodes.Status404NotFound, "MANIFEST_UNKNOWN", $"manifest unknown: {repository.Repository}:{reference}").ConfigureAwait(false);
@@ -214,12 +262,28 @@ internal sealed class RegistryHandler
     /// Parses the digest and opens the blob (never through a symbolic link); answers 400 or 404 itself and returns
     /// null when it cannot.
     /// </summary>
-    private async Task<(Digest Digest, SafeFileHandle Handle)?> OpenBlobAsync(HttpContext context, string reference)
+    private async Task<(Digest Digest, SafeFileHandle Handle)?> OpenBlobAsync(HttpContext context, ModelName repository, string reference)
     {
         if (!Digest.TryParse(reference, out Digest digest))
         {
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", "a digest is sha256:<64 lower-case hex digits>").ConfigureAwait(false);
             return null;
+        }
+
+        if (_cache is not null && _store.GetBlobSize(digest) is null)
+        {
+            // Filled from the upstream once for everyone asking; this request waits for it (and leaving does not stop it).
+            bool present = await FromUpstreamAsync(context, token => _cache.EnsureBlobAsync(repository, digest, token)).ConfigureAwait(false);
+            if (Answered(context))
+            {
+                return null;
+            }
+
+            if (!present)
+            {
+                await ErrorAsync(context, StatusCodes.Status404NotFound, "BLOB_UNKNOWN", $"blob unknown here and upstream: {digest}").ConfigureAwait(false);
+                return null;
+            }
         }
 
         string path = _store.GetBlobPath(digest);
@@ -242,7 +306,7 @@ internal sealed class RegistryHandler
 
     private async Task ChunkSumsAsync(HttpContext context, ModelName repository, string reference, bool head)
     {
-        if (await OpenBlobAsync(context, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
+        if (await OpenBlobAsync(context, repository, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
         {
             return;
         }
@@ -259,9 +323,9 @@ internal sealed class RegistryHandler
         await WriteAsync(context, StatusCodes.Status200OK, "text/plain; charset=us-ascii", body, head).ConfigureAwait(false);
     }
 
-    private async Task BlobAsync(HttpContext context, string reference, bool head)
+    private async Task BlobAsync(HttpContext context, ModelName repository, string reference, bool head)
     {
-        if (await OpenBlobAsync(context, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
+        if (await OpenBlobAsync(context, repository, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
         {
             return;
         }

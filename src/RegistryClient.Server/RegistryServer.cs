@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using RegistryClient.Names;
+using RegistryClient.Remote;
 using RegistryClient.Store;
 
 namespace RegistryClient.Server;
@@ -26,6 +28,12 @@ public sealed class RegistryServer : IAsyncDisposable
 
     /// <summary>How many chunksums lists this server computed from blob bytes (the rest came from sidecars).</summary>
     internal int ChunkSumsComputed => _handler.ChunkSums.Computed;
+
+    private PullThroughCache? _cache;
+    private HttpClient? _upstreamHttp;
+
+    /// <summary>Blob bytes this server fetched from the registry it pulls through; 0 without one.</summary>
+    public long BytesFilled => _cache?.BytesFilled ?? 0;
 
     /// <summary>Upload sessions untouched this long are removed when a server starts (distribution keeps them a week too).</summary>
     public static readonly TimeSpan StaleUploadAge = TimeSpan.FromDays(7);
@@ -52,7 +60,23 @@ public sealed class RegistryServer : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.ChunkSize, "the chunk size must be from 64 KiB to 1 GiB");
         }
 
-        var handler = new RegistryHandler(store, options.Upstream, options.ChunkSize, options.AllowPush);
+        PullThroughCache? cache = null;
+        HttpClient? upstreamHttp = null;
+        if (options.PullThrough is { } pullThrough)
+        {
+            if (!ModelName.TryParse($"{pullThrough}/library/probe", out ModelName? probe, out string? error) || probe.Host != pullThrough.ToLowerInvariant())
+            {
+                throw new ArgumentException($"--pull-through wants a registry host[:port] such as registry.ollama.ai or 127.0.0.1:5000, not \"{pullThrough}\" ({error})", nameof(options));
+            }
+
+            RegistryOptions registryOptions = options.PullThroughRegistry ?? new RegistryOptions();
+#pragma warning disable CA2000 // Owned by the HttpClient, which the server disposes.
+            upstreamHttp = new HttpClient(RegistryClientServices.CreateHandler(registryOptions)) { Timeout = Timeout.InfiniteTimeSpan };
+#pragma warning restore CA2000
+            cache = new PullThroughCache(store, new RemoteRegistry(upstreamHttp, registryOptions), probe.Host, options.TagTtl, null);
+        }
+
+        var handler = new RegistryHandler(store, options.Upstream ?? cache?.Host, options.ChunkSize, options.AllowPush, cache);
         handler.Push?.RemoveStale(StaleUploadAge);
         var accessLog = new AccessLog(options.AccessLog);
         (WebApplication app, Uri baseAddress) = await KestrelHost.StartAsync(
@@ -71,7 +95,7 @@ public sealed class RegistryServer : IAsyncDisposable
             },
             cancellationToken,
             options.Certificate).ConfigureAwait(false);
-        return new RegistryServer(app, baseAddress, handler);
+        return new RegistryServer(app, baseAddress, handler) { _cache = cache, _upstreamHttp = upstreamHttp };
     }
 
     /// <summary>Waits until the server is stopped or <paramref name="cancellationToken"/> fires.</summary>
@@ -82,6 +106,8 @@ public sealed class RegistryServer : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _cache?.Dispose();
+        _upstreamHttp?.Dispose();
     }
 
     internal static IPEndPoint ParseListen(string listen)

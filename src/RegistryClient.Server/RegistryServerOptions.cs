@@ -30,6 +30,19 @@ public sealed record RegistryServerOptions
     /// </summary>
     public bool AllowPush { get; init; }
 
+    /// <summary>
+    /// A registry to pull through: <c>host[:port]</c> as in a model name (<c>registry.ollama.ai</c>,
+    /// <c>127.0.0.1:5000</c>). What the store lacks is fetched from it once, verified, kept and served; tags are asked
+    /// of it again after <see cref="TagTtl"/>. Null (the default) serves the store alone.
+    /// </summary>
+    public string? PullThrough { get; init; }
+
+    /// <summary>How to reach <see cref="PullThrough"/>: the server's own credentials, TLS, proxies. Null means the defaults.</summary>
+    public RegistryClient.Remote.RegistryOptions? PullThroughRegistry { get; init; }
+
+    /// <summary>How long a tag fetched from <see cref="PullThrough"/> is served before the upstream is asked again. Default 5 minutes.</summary>
+    public TimeSpan TagTtl { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Where one common-log-format line per request goes. Null means nowhere.</summary>
     public TextWriter? AccessLog { get; init; }
 }

@@ -38,17 +38,35 @@ internal static class ServeCommand
             Description = "Accept pushes (regc push, skopeo, oras) into the store: resumable uploads, verified before they enter blobs/. "
                 + "No authentication: anyone who reaches the address may push, so keep it on loopback or behind an authenticating proxy",
         };
+        var pullThrough = new Option<string?>("--pull-through")
+        {
+            Description = "Be a pull-through cache of this registry (host[:port]): what the store lacks is fetched from it once, however many clients ask, "
+                + "verified, kept and served; a client that leaves does not stop a fill. Credentials for it are the server's own (Docker's config.json), never a client's",
+            HelpName = "REGISTRY",
+        };
+        var tagTtl = new Option<double>("--tag-ttl")
+        {
+            Description = "Seconds a tag fetched through --pull-through is served before the registry is asked again (digests never change)",
+            DefaultValueFactory = _ => 300,
+            HelpName = "SECONDS",
+        };
+        Option<bool> insecure = CommonOptions.Insecure();
         Option<bool> verbose = CommonOptions.Verbose();
         var command = new Command("serve", "Serve a store over the OCI distribution API (read-only unless --allow-push), with Ollama's chunksums endpoint; one access-log line per request on stdout")
         {
-            models, listen, upstream, chunkSize, tlsCert, tlsKey, allowPush, verbose,
+            models, listen, upstream, chunkSize, tlsCert, tlsKey, allowPush, pullThrough, tagTtl, insecure, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
             string root = ModelStore.ResolveRoot(result.GetValue(models));
             if (!Directory.Exists(root))
             {
-                throw new DirectoryNotFoundException($"the model store {root} does not exist; pass --models DIR");
+                if (result.GetValue(pullThrough) is null && !result.GetValue(allowPush))
+                {
+                    throw new DirectoryNotFoundException($"the model store {root} does not exist; pass --models DIR");
+                }
+
+                Directory.CreateDirectory(root); // a cache or a push target starts empty
             }
 
             int chunkMebibytes = result.GetValue(chunkSize);
@@ -61,6 +79,13 @@ internal static class ServeCommand
             if ((certPath is null) != (keyPath is null))
             {
                 throw new ArgumentException("--tls-cert and --tls-key go together");
+            }
+
+            string? through = result.GetValue(pullThrough);
+            double ttl = result.GetValue(tagTtl);
+            if (ttl is < 0 or > 86400 * 30)
+            {
+                throw new ArgumentException("--tag-ttl must be from 0 to 2592000 seconds (30 days)");
             }
 
             using System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = certPath is null
@@ -76,12 +101,15 @@ internal static class ServeCommand
                     AccessLog = Console.Out,
                     Certificate = certificate,
                     AllowPush = result.GetValue(allowPush),
+                    PullThrough = through,
+                    PullThroughRegistry = through is null ? null : CommonOptions.Registry(result.GetValue(insecure), [through]),
+                    TagTtl = TimeSpan.FromSeconds(ttl),
                 },
                 cancellationToken).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {
                 Program.SignalIsNormalStop = true; // Ctrl-C or SIGTERM is how a server stops: exit 0
-                Console.Error.WriteLine($"serving {root} at {server.BaseAddress} (Ctrl-C to stop)");
+                Console.Error.WriteLine($"serving {root} at {server.BaseAddress}" + (through is null ? string.Empty : $", pulling through {through}") + " (Ctrl-C to stop)");
                 try
                 {
                     await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);

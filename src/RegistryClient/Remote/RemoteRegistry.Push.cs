@@ -14,6 +14,35 @@ namespace RegistryClient.Remote;
 /// </remarks>
 public sealed partial class RemoteRegistry
 {
+    /// <summary>The size of a blob the registry has (<c>HEAD</c>, following a redirect to storage), or null when it does not have it.</summary>
+    /// <exception cref="RegistryResponseException">The registry answered an error other than 404, after retries.</exception>
+    public async Task<long?> GetBlobSizeAsync(ModelName repository, Digest digest, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        Uri uri = GetBlobUri(repository, digest);
+        return await ExecuteWithTimeoutAsync(
+            uri,
+            async idle =>
+            {
+                using HttpResponseMessage response = await SendAsync(HttpMethod.Head, uri, null, idle.Token, followRedirects: true).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.NotFound)
+                {
+                    return (long?)null;
+                }
+
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw await CreateErrorAsync(response, repository, idle.Token).ConfigureAwait(false);
+                }
+
+                return response.Content.Headers.ContentLength is { } length && length >= 0
+                    ? length
+                    : throw new RegistryProtocolException($"HEAD {Redact(uri)} gave no Content-Length for the blob", isTransient: false);
+            },
+            cancellationToken,
+            "HEAD").ConfigureAwait(false);
+    }
+
     /// <summary>
     /// True when the registry has <paramref name="blob"/> in <paramref name="repository"/>'s repository with its size
     /// (<c>HEAD</c>; a redirect to storage counts as yes); false on 404.

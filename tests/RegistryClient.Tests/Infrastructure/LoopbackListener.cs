@@ -47,8 +47,16 @@ public sealed class LoopbackListener : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
+    /// <summary>Stops listening; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         _listener.Stop();
         await _loop;

@@ -22,11 +22,15 @@ public sealed class OwnRegistry : IAsyncDisposable
 
     public int ChunkSumsComputed => _server.ChunkSumsComputed;
 
+    /// <summary>Blob bytes the server fetched from the registry it pulls through.</summary>
+    public long BytesFilled => _server.BytesFilled;
+
     /// <summary>Blob bytes the server received in uploads, counted on its side.</summary>
     public long BytesReceived => _server.BytesReceived;
 
     public static async Task<OwnRegistry> StartAsync(
-        ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, string listen = "127.0.0.1:0", bool allowPush = false)
+        ModelStore store, long chunkSize = RegistryServerOptions.DefaultChunkSize, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, string listen = "127.0.0.1:0", bool allowPush = false,
+        string? pullThrough = null, TimeSpan? tagTtl = null)
     {
         var log = new StringBuilder();
         RegistryServer server = await RegistryServer.StartAsync(new RegistryServerOptions
@@ -37,6 +41,9 @@ public sealed class OwnRegistry : IAsyncDisposable
             Certificate = certificate,
             Listen = listen,
             AllowPush = allowPush,
+            PullThrough = pullThrough,
+            PullThroughRegistry = Registries.FastRetries with { Insecure = true },
+            TagTtl = tagTtl ?? TimeSpan.FromMinutes(5),
         });
         return new OwnRegistry(server, log);
     }

@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using RegistryClient.Content;
+using RegistryClient.Names;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+using RegistryClient.Transfer;
+
+namespace RegistryClient.Server;
+
+/// <summary>
+/// The pull-through side of <c>regc serve --pull-through</c>: what the store lacks is fetched from one upstream
+/// registry, once however many requests ask (single flight per blob in this process; the store's claims make other
+/// processes on the same store wait for the one that fills), verified by the pull engine and kept. A tag is asked of the
+/// upstream again after its time to live; a digest never. A manifest is written into the store only after all its
+/// blobs are; until then it is served from memory. The upstream is reached with the server's own credentials; nothing
+/// of a client's request (its Authorization) goes upstream.
+/// </summary>
+internal sealed partial class PullThroughCache : IDisposable
+{
+    private readonly ModelStore _store;
+    private readonly RemoteRegistry _registry;
+    private readonly ModelPuller _puller;
+    private readonly string _host;
+    private readonly TimeSpan _tagTtl;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly ConcurrentDictionary<Digest, Lazy<Task>> _fills = new();
+    private readonly ConcurrentDictionary<Digest, (ModelName Repository, Descriptor Blob)> _known = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<TagEntry>>> _tags = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Digest, byte[]> _manifests = new();
+    private long _bytesFilled;
+
+    private sealed record TagEntry(byte[] Bytes, Digest Digest, DateTimeOffset Fetched);
+
+    public PullThroughCache(ModelStore store, RemoteRegistry registry, string upstreamHost, TimeSpan tagTtl, ILogger? logger)
+    {
+        _store = store;
+        _registry = registry;
+        _host = upstreamHost;
+        _tagTtl = tagTtl;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _puller = new ModelPuller(registry, store);
+    }
+
+    /// <summary>The upstream's host, under which filled models are kept in the store (as <c>regc pull</c> keeps them).</summary>
+    public string Host => _host;
+
+    /// <summary>Blob bytes fetched from the upstream.</summary>
+    public long BytesFilled => Interlocked.Read(ref _bytesFilled);
+
+    /// <summary>The manifest a tag names now: the upstream's, asked again once older than the time to live (one request for all the clients asking at once); the kept one when the upstream cannot be reached.</summary>
+    public async Task<byte[]?> GetTaggedAsync(ModelName tagged, CancellationToken cancellationToken)
+    {
+        ModelName name = Upstream(tagged);
+        string key = name.DisplayName;
+        while (true)
+        {
+            Lazy<Task<TagEntry>> fetch = _tags.GetOrAdd(key, _ => new Lazy<Task<TagEntry>>(() => FetchTagAsync(name)));
+            Task<TagEntry> task = fetch.Value;
+            try
+            {
+                TagEntry entry = await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (DateTimeOffset.UtcNow - entry.Fetched < _tagTtl)
+                {
+                    return entry.Bytes;
+                }
+
+                _tags.TryRemove(new KeyValuePair<string, Lazy<Task<TagEntry>>>(key, fetch)); // stale: the next round asks again
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                _tags.TryRemove(new KeyValuePair<string, Lazy<Task<TagEntry>>>(key, fetch)); // the next request tries again
+                if (e is ModelNotFoundException)
+                {
+                    return null;
+                }
+
+                byte[]? kept = ReadKept(name);
+                if (kept is null)
+                {
+                    throw;
+                }
+
+                LogStale(_logger, key, e.Message);
+                return kept;
+            }
+        }
+    }
+
+    /// <summary>A manifest by digest the store lacks: one the cache holds in memory, else the upstream's (its digest checked); null when there is none.</summary>
+    public async Task<byte[]?> GetByDigestAsync(ModelName repository, Digest digest, CancellationToken cancellationToken)
+    {
+        if (_manifests.TryGetValue(digest, out byte[]? held))
+        {
+            return held;
+        }
+
+        try
+        {
+            FetchedManifest fetched = await _registry.GetManifestAsync(Upstream(repository), digest, cancellationToken).ConfigureAwait(false);
+            return fetched.Bytes.ToArray();
+        }
+        catch (ModelNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Makes sure the store holds <paramref name="digest"/>: fills it from the upstream (joining a fill under way) and
+    /// waits for it. A client that goes away stops waiting; the fill goes on. False when the upstream does not have it.
+    /// </summary>
+    public async Task<bool> EnsureBlobAsync(ModelName repository, Digest digest, CancellationToken cancellationToken)
+    {
+        if (_store.GetBlobSize(digest) is not null)
+        {
+            return true;
+        }
+
+        if (!_known.TryGetValue(digest, out (ModelName Repository, Descriptor Blob) known))
+        {
+            ModelName upstream = Upstream(repository);
+            long? size = await _registry.GetBlobSizeAsync(upstream, digest, cancellationToken).ConfigureAwait(false);
+            if (size is null)
+            {
+                return false;
+            }
+
+            known = (upstream, new Descriptor("application/octet-stream", digest, size.Value));
+        }
+
+        await Fill(known.Repository, known.Blob).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _lifetime.Cancel();
+        _lifetime.Dispose();
+    }
+
+    private async Task<TagEntry> FetchTagAsync(ModelName name)
+    {
+        FetchedManifest fetched = await _registry.GetManifestAsync(name, _lifetime.Token).ConfigureAwait(false);
+        byte[] bytes = fetched.Bytes.ToArray();
+        _manifests[fetched.Digest] = bytes;
+        StartModelFill(name, bytes);
+        return new TagEntry(bytes, fetched.Digest, DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>
+    /// Fills every blob of an image manifest in the background, then keeps the manifest under its tag: clients of one
+    /// model ask for all its blobs anyway, and the manifest is only written once all of them are in the store.
+    /// </summary>
+    private void StartModelFill(ModelName name, byte[] bytes)
+    {
+        Manifest manifest;
+        try
+        {
+            if (ManifestIndex.IsIndex(bytes, null))
+            {
+                return; // an index's children are fetched when asked for; the index is served from memory
+            }
+
+            manifest = Manifest.Parse(bytes);
+        }
+        catch (InvalidManifestException e)
+        {
+            LogUnreadable(_logger, name.DisplayName, e.Message);
+            return;
+        }
+
+        foreach (Descriptor blob in manifest.Blobs)
+        {
+            _known.TryAdd(blob.Digest, (name, blob));
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.WhenAll(manifest.Blobs.Select(b => Fill(name, b))).ConfigureAwait(false);
+                if (ReadKept(name) is not { } kept || !kept.AsSpan().SequenceEqual(bytes))
+                {
+                    await _store.WriteManifestAsync(name, bytes, _lifetime.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !_lifetime.IsCancellationRequested)
+            {
+                LogFillFailed(_logger, name.DisplayName, e.Message);
+            }
+        });
+    }
+
+    /// <summary>The fill of one blob: started once, shared by every request for it until it ends; a failed one is started again by the next.</summary>
+    private Task Fill(ModelName repository, Descriptor blob)
+    {
+        if (_store.GetBlobSize(blob.Digest) == blob.Size)
+        {
+            return Task.CompletedTask;
+        }
+
+        Lazy<Task>? fill = null;
+        fill = _fills.GetOrAdd(blob.Digest, _ => new Lazy<Task>(() => Task.Run(async () =>
+        {
+            try
+            {
+                PullResult result = await _puller.FetchBlobsAsync([(repository, blob)], null, _lifetime.Token).ConfigureAwait(false);
+                Interlocked.Add(ref _bytesFilled, result.BytesFetched);
+            }
+            finally
+            {
+                _fills.TryRemove(new KeyValuePair<Digest, Lazy<Task>>(blob.Digest, fill!));
+            }
+        })));
+        return fill.Value;
+    }
+
+    /// <summary>The manifest the store keeps under <paramref name="name"/>, or null.</summary>
+    private byte[]? ReadKept(ModelName name)
+    {
+        try
+        {
+            var info = new FileInfo(_store.GetManifestPath(name));
+            return info.Exists && info.LinkTarget is null && info.Length <= ModelStore.MaxManifestBytes ? File.ReadAllBytes(info.FullName) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private ModelName Upstream(ModelName name) => ModelName.Parse($"{_host}/{name.Namespace}/{name.Model}:{name.Tag}");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "serving the kept manifest of {Name}: the upstream failed ({Reason})")]
+    private static partial void LogStale(ILogger logger, string name, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the manifest of {Name} cannot be read ({Reason}); its blobs are filled when asked for")]
+    private static partial void LogUnreadable(ILogger logger, string name, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "filling {Name} failed ({Reason}); the next request tries again")]
+    private static partial void LogFillFailed(ILogger logger, string name, string reason);
+}

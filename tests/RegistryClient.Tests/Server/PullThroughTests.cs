@@ -1,0 +1,187 @@
+using System.Net;
+using System.Net.Http.Headers;
+using RegistryClient.Content;
+using RegistryClient.Names;
+using RegistryClient.Remote;
+using RegistryClient.Store;
+using RegistryClient.Tests.Cli;
+using RegistryClient.Tests.Infrastructure;
+using RegistryClient.Transfer;
+
+namespace RegistryClient.Tests.Server;
+
+/// <summary>
+/// <c>regc serve --pull-through</c> in front of Debian's docker-registry: concurrent cold pulls fetch each blob from the
+/// upstream once, a client that leaves does not stop a fill, Range requests during a fill are answered 206, and tags
+/// are asked of the upstream again after their time to live (the kept manifest when it is down). Upstream bytes are
+/// counted on the wire between the cache and docker-registry.
+/// </summary>
+public sealed class PullThroughTests : IAsyncLifetime
+{
+    private static readonly long[] s_layers = [256L << 20, 1L << 20, 5];
+
+    private readonly TempDirectory _temp = new();
+    private DockerRegistry _upstream = null!;
+    private CountingLink _link = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _upstream = await DockerRegistry.StartAsync();
+        _link = new CountingLink(_upstream.HostAndPort);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _link.DisposeAsync();
+        await _upstream.DisposeAsync();
+        _temp.Dispose();
+    }
+
+    private static readonly RegistryOptions Plain = Registries.FastRetries with { Insecure = true };
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    /// <summary>A model pushed into the upstream (through the counting link, which is then reset to zero by the caller's arithmetic).</summary>
+    private async Task<(ModelStore Store, byte[] Manifest, long Bytes)> UpstreamModelAsync(string repository, long[] layers, ulong seed)
+    {
+        var name = ModelName.Parse($"{_link.HostAndPort}/{repository}");
+        (ModelStore store, byte[] manifest) = await TestModels.CreateOciAsync(_temp.Combine($"upstream-{seed}"), name, layers, seed);
+        await new ModelPusher(Registries.Create(Plain), store, new PushOptions { ChunkIndex = false }).PushAsync(name, cancellationToken: Token);
+        return (store, manifest, Manifest.Parse(manifest).Blobs.Sum(b => b.Size));
+    }
+
+    [Fact]
+    public async Task FourColdPulls_FetchEachBlobFromTheUpstreamOnce()
+    {
+        (_, byte[] manifest, long total) = await UpstreamModelAsync("library/big:latest", s_layers, 1);
+        var cacheStore = new ModelStore(_temp.Combine("cache"));
+        await using OwnRegistry cache = await OwnRegistry.StartAsync(cacheStore, pullThrough: _link.HostAndPort);
+        long before = _link.BytesToClients;
+        var name = ModelName.Parse($"{cache.HostAndPort}/library/big:latest");
+
+        ModelStore[] clients = Enumerable.Range(0, 4).Select(i => new ModelStore(_temp.Combine($"client-{i}"))).ToArray();
+        await Task.WhenAll(clients.Select(c => new ModelPuller(Registries.Create(Plain), c).PullAsync([name], cancellationToken: Token)));
+
+        long fromUpstream = _link.BytesToClients - before;
+        Assert.True(fromUpstream <= total * 1.1, $"the upstream served {fromUpstream} bytes for a {total}-byte model pulled four times through the cache");
+        Assert.Equal(total, cache.BytesFilled);
+        foreach (ModelStore client in clients)
+        {
+            StoreAuditor.AssertConsistent(client);
+            Assert.Equal(manifest, await File.ReadAllBytesAsync(client.FindManifest(name).Path, Token));
+        }
+
+        // The cache keeps the model under the upstream's name once all its blobs are in, as regc pull would.
+        var kept = ModelName.Parse($"{_link.HostAndPort}/library/big:latest");
+        await WaitForAsync(() => File.Exists(cacheStore.GetManifestPath(kept)));
+        StoreAuditor.AssertConsistent(cacheStore);
+        Assert.Equal(manifest, await File.ReadAllBytesAsync(cacheStore.GetManifestPath(kept), Token));
+    }
+
+    /// <summary>
+    /// A pull killed while the cache fills goes away; the fill goes on to the end. Meanwhile a Range request is answered
+    /// 206 with the right bytes, and a later pull takes everything from the cache.
+    /// </summary>
+    [Fact]
+    public async Task AClientThatLeaves_DoesNotStopTheFill_AndRangesAreAnswered206()
+    {
+        (ModelStore source, byte[] manifest, long total) = await UpstreamModelAsync("library/big:latest", s_layers, 2);
+        Descriptor weights = Manifest.Parse(manifest).Layers[0];
+        var cacheStore = new ModelStore(_temp.Combine("cache"));
+        await using OwnRegistry cache = await OwnRegistry.StartAsync(cacheStore, pullThrough: _link.HostAndPort);
+        long before = _link.BytesToClients;
+        var name = ModelName.Parse($"{cache.HostAndPort}/library/big:latest");
+
+        using (RegcRun run = RegcProcess.Start(null, "pull", name.DisplayName, "--models", _temp.Combine("killed"), "--insecure"))
+        {
+            await WaitForAsync(() => _link.BytesToClients - before > weights.Size / 10 || run.Process.HasExited);
+            Assert.False(run.Process.HasExited, "the pull ended before the fill was under way");
+            Assert.Equal(0, Signals.Send(run.Process.Id, Signals.Sigkill));
+            await run.WaitAsync();
+        }
+
+        using var http = new HttpClient { BaseAddress = cache.BaseAddress };
+        using var range = new HttpRequestMessage(HttpMethod.Get, $"/v2/library/big/blobs/{weights.Digest}");
+        range.Headers.Range = new RangeHeaderValue(1000, 1999);
+        using HttpResponseMessage partial = await http.SendAsync(range, Token);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        byte[] expected = new byte[1000];
+        using (FileStream file = File.OpenRead(source.GetBlobPath(weights.Digest)))
+        {
+            file.Position = 1000;
+            file.ReadExactly(expected);
+        }
+
+        Assert.Equal(expected, await partial.Content.ReadAsByteArrayAsync(Token));
+
+        var later = new ModelStore(_temp.Combine("later"));
+        await new ModelPuller(Registries.Create(Plain), later).PullAsync([name], cancellationToken: Token);
+        StoreAuditor.AssertConsistent(later);
+        long fromUpstream = _link.BytesToClients - before;
+        Assert.True(fromUpstream <= total * 1.1, $"the upstream served {fromUpstream} bytes for a {total}-byte model");
+    }
+
+    [Fact]
+    public async Task Tags_AreAskedAgainAfterTheirTimeToLive_AndTheKeptOneServesWhenTheUpstreamIsDown()
+    {
+        (_, byte[] first, _) = await UpstreamModelAsync("library/small:latest", [3000, 5], 3);
+        var cacheStore = new ModelStore(_temp.Combine("cache"));
+        await using OwnRegistry cache = await OwnRegistry.StartAsync(cacheStore, pullThrough: _link.HostAndPort, tagTtl: TimeSpan.FromSeconds(1));
+        using var http = new HttpClient { BaseAddress = cache.BaseAddress };
+        Assert.Equal(first, await http.GetByteArrayAsync("/v2/library/small/manifests/latest", Token));
+
+        (_, byte[] second, _) = await UpstreamModelAsync("library/small:latest", [4000, 6], 4);
+        Assert.Equal(first, await http.GetByteArrayAsync("/v2/library/small/manifests/latest", Token)); // within its time to live
+        await Task.Delay(1200, Token);
+        Assert.Equal(second, await http.GetByteArrayAsync("/v2/library/small/manifests/latest", Token));
+        var kept = ModelName.Parse($"{_link.HostAndPort}/library/small:latest");
+        await WaitForAsync(() => File.Exists(cacheStore.GetManifestPath(kept)) && File.ReadAllBytes(cacheStore.GetManifestPath(kept)).SequenceEqual(second));
+
+        await _link.DisposeAsync(); // the upstream is gone
+        await Task.Delay(1200, Token);
+        Assert.Equal(second, await http.GetByteArrayAsync("/v2/library/small/manifests/latest", Token));
+        using HttpResponseMessage unknown = await http.GetAsync("/v2/library/other/manifests/latest", Token);
+        Assert.Equal(HttpStatusCode.BadGateway, unknown.StatusCode);
+    }
+
+    /// <summary>The command line: <c>regc serve --pull-through HOST --insecure</c> serves a model it fetches, and says what it pulls through.</summary>
+    [Fact]
+    public async Task Cli_ServePullThrough_ServesWhatTheUpstreamHas()
+    {
+        (_, byte[] manifest, _) = await UpstreamModelAsync("library/small:latest", [3000, 5], 5);
+        int port = RequiredTool.FreePort();
+        using RegcRun serve = RegcProcess.Start(
+            null, "serve", "--models", _temp.Combine("cache"), "--listen", $"127.0.0.1:{port}", "--pull-through", _link.HostAndPort, "--insecure", "--tag-ttl", "60");
+        var name = ModelName.Parse($"127.0.0.1:{port}/library/small:latest");
+        var client = new ModelStore(_temp.Combine("client"));
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await new ModelPuller(Registries.Create(Plain), client).PullAsync([name], cancellationToken: Token);
+                break;
+            }
+            catch (RegistryUnreachableException) when (waited.Elapsed < TimeSpan.FromSeconds(20) && !serve.Process.HasExited)
+            {
+                await Task.Delay(100, Token); // still starting
+            }
+        }
+
+        Assert.Equal(manifest, await File.ReadAllBytesAsync(client.FindManifest(name).Path, Token));
+        Assert.Equal(0, Signals.Send(serve.Process.Id, Signals.Sigterm));
+        (int exit, _, string stderr) = await serve.WaitAsync();
+        Assert.Equal(0, exit);
+        Assert.Contains($"pulling through {_link.HostAndPort}", stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "timed out");
+            await Task.Delay(20, Token);
+        }
+    }
+}

@@ -14,11 +14,13 @@ internal sealed class AccessLog
     public const string BytesSentKey = "regc.bytes";
 
     private readonly TextWriter? _writer;
+    private readonly ServerMetrics? _metrics;
     private readonly Lock _lock = new();
 
-    public AccessLog(TextWriter? writer)
+    public AccessLog(TextWriter? writer, ServerMetrics? metrics = null)
     {
         _writer = writer;
+        _metrics = metrics;
     }
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
@@ -35,13 +37,14 @@ internal sealed class AccessLog
 
     private void Write(HttpContext context)
     {
+        long bytes = context.Items.TryGetValue(BytesSentKey, out object? sent) && sent is long count ? count : 0;
+        _metrics?.Answered(bytes);
         if (_writer is null)
         {
             return;
         }
 
         HttpRequest request = context.Request;
-        long bytes = context.Items.TryGetValue(BytesSentKey, out object? sent) && sent is long count ? count : 0;
         DateTimeOffset now = DateTimeOffset.Now;
         TimeSpan offset = now.Offset;
         string zone = string.Create(CultureInfo.InvariantCulture, $"{(offset < TimeSpan.Zero ? '-' : '+')}{Math.Abs(offset.Hours):00}{Math.Abs(offset.Minutes):00}");

@@ -34,6 +34,9 @@ internal sealed class RegistryHandler
         _push = allowPush ? new PushHandler(store, _manifests) : null;
     }
 
+    /// <summary>The server's counters, served at <c>/metrics</c>; null serves none.</summary>
+    public ServerMetrics? Metrics { get; set; }
+
     /// <summary>The push side; null when the server is read-only.</summary>
     public PushHandler? Push => _push;
 
@@ -54,6 +57,20 @@ internal sealed class RegistryHandler
         }
 
         string path = request.Path.Value ?? string.Empty;
+        if (read && path == "/metrics" && Metrics is not null)
+        {
+            await WriteAsync(context, StatusCodes.Status200OK, "text/plain; version=0.0.4; charset=utf-8", Metrics.Prometheus(), head).ConfigureAwait(false);
+            return;
+        }
+
+        if (read && path == "/healthz")
+        {
+            // For load balancers: the store can be read. The upstream of a cache is not asked (a cache serves what it has).
+            bool healthy = Directory.Exists(_store.Root);
+            await WriteAsync(context, healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable, "text/plain; charset=utf-8", healthy ? "ok\n"u8.ToArray() : "store missing\n"u8.ToArray(), head).ConfigureAwait(false);
+            return;
+        }
+
         if (path is "/v2" or "/v2/")
         {
             await WriteAsync(context, StatusCodes.Status200OK, "application/json", "{}"u8.ToArray(), head).ConfigureAwait(false);

@@ -30,6 +30,7 @@ public sealed class RegistryServer : IAsyncDisposable
     internal int ChunkSumsComputed => _handler.ChunkSums.Computed;
 
     private PullThroughCache? _cache;
+    private ServerMetrics? _metrics;
     private HttpClient? _upstreamHttp;
 
     /// <summary>Blob bytes this server fetched from the registry it pulls through; 0 without one.</summary>
@@ -78,7 +79,9 @@ public sealed class RegistryServer : IAsyncDisposable
 
         var handler = new RegistryHandler(store, options.Upstream ?? cache?.Host, options.ChunkSize, options.AllowPush, cache);
         handler.Push?.RemoveStale(StaleUploadAge);
-        var accessLog = new AccessLog(options.AccessLog);
+        var metrics = new ServerMetrics(() => handler.Push?.BytesReceived ?? 0, () => cache?.BytesFilled ?? 0);
+        handler.Metrics = metrics;
+        var accessLog = new AccessLog(options.AccessLog, metrics);
         (WebApplication app, Uri baseAddress) = await KestrelHost.StartAsync(
             endpoint,
             app =>
@@ -95,7 +98,7 @@ public sealed class RegistryServer : IAsyncDisposable
             },
             cancellationToken,
             options.Certificate).ConfigureAwait(false);
-        return new RegistryServer(app, baseAddress, handler) { _cache = cache, _upstreamHttp = upstreamHttp };
+        return new RegistryServer(app, baseAddress, handler) { _cache = cache, _upstreamHttp = upstreamHttp, _metrics = metrics };
     }
 
     /// <summary>Waits until the server is stopped or <paramref name="cancellationToken"/> fires.</summary>
@@ -107,6 +110,7 @@ public sealed class RegistryServer : IAsyncDisposable
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _cache?.Dispose();
+        _metrics?.Dispose();
         _upstreamHttp?.Dispose();
     }
 

@@ -28,10 +28,12 @@ public sealed class Nginx : IAsyncDisposable
     /// <summary>The access log so far: one line per request, the status after the request line.</summary>
     public string AccessLog => File.Exists(_directory.Combine("access.log")) ? File.ReadAllText(_directory.Combine("access.log")) : string.Empty;
 
-    /// <summary>Starts nginx in front of <paramref name="upstreamHostAndPort"/>; with <paramref name="patchStatus"/>, every PATCH gets that status from nginx (a registry that takes no chunks).</summary>
+    /// <summary>Starts nginx in front of <paramref name="upstreamHostAndPort"/> (several, separated by spaces: round robin); with <paramref name="patchStatus"/>, every PATCH gets that status from nginx (a registry that takes no chunks).</summary>
     public static async Task<Nginx> StartAsync(string upstreamHostAndPort, string maxBodySize, int? patchStatus = null)
     {
         string refusePatch = patchStatus is { } status ? $"if ($request_method = PATCH) {{ return {status}; }}" : string.Empty;
+        string[] servers = upstreamHostAndPort.Split(' ', StringSplitOptions.RemoveEmptyEntries); // several: round robin between them
+        string backends = string.Join(" ", servers.Select(s => $"server {s};"));
         RequiredTool.Require(Binary, "nginx-light");
 
         var directory = new TempDirectory("regc-nginx");
@@ -50,12 +52,13 @@ public sealed class Nginx : IAsyncDisposable
               fastcgi_temp_path {{d}}/fastcgi;
               uwsgi_temp_path {{d}}/uwsgi;
               scgi_temp_path {{d}}/scgi;
+              upstream backends { {{backends}} }
               server {
                 listen 127.0.0.1:{{port}};
                 client_max_body_size {{maxBodySize}};
                 location / {
                   {{refusePatch}}
-                  proxy_pass http://{{upstreamHostAndPort}};
+                  proxy_pass http://backends;
                   proxy_request_buffering off;
                   proxy_set_header Host $http_host;
                 }

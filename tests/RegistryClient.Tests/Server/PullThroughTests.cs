@@ -175,6 +175,85 @@ public sealed class PullThroughTests : IAsyncLifetime
         Assert.Contains($"pulling through {_link.HostAndPort}", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Two <c>regc serve --pull-through</c> processes over one store behind nginx (round robin): four cold pulls
+    /// through it cost the upstream each blob once (the store's claims make one process fill while the other waits),
+    /// and every store verifies.
+    /// </summary>
+    [Fact]
+    public async Task TwoReplicasOnOneStore_BehindNginx_FillEachBlobOnce()
+    {
+        (_, byte[] manifest, long total) = await UpstreamModelAsync("library/big:latest", s_layers, 6);
+        string shared = _temp.Combine("shared");
+        int[] ports = [RequiredTool.FreePort(), RequiredTool.FreePort()];
+        RegcRun[] replicas = ports.Select(port => RegcProcess.Start(
+            null, "serve", "--models", shared, "--listen", $"127.0.0.1:{port}", "--pull-through", _link.HostAndPort, "--insecure")).ToArray();
+        try
+        {
+            await using Nginx nginx = await Nginx.StartAsync(string.Join(' ', ports.Select(p => $"127.0.0.1:{p}")), "0");
+            foreach (int port in ports)
+            {
+                await WaitForAsync(() => Listening(port));
+            }
+
+            long before = _link.BytesToClients;
+            var name = ModelName.Parse($"{nginx.HostAndPort}/library/big:latest");
+            ModelStore[] clients = Enumerable.Range(0, 4).Select(i => new ModelStore(_temp.Combine($"client-{i}"))).ToArray();
+            await Task.WhenAll(clients.Select(c => new ModelPuller(Registries.Create(Plain), c).PullAsync([name], cancellationToken: Token)));
+
+            long fromUpstream = _link.BytesToClients - before;
+            Assert.True(fromUpstream <= total * 1.1, $"the upstream served {fromUpstream} bytes for a {total}-byte model pulled four times through two replicas");
+            foreach (ModelStore client in clients)
+            {
+                StoreAuditor.AssertConsistent(client);
+                Assert.Equal(manifest, await File.ReadAllBytesAsync(client.FindManifest(name).Path, Token));
+            }
+
+            string[] served = nginx.AccessLog.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.All(served, line => Assert.DoesNotContain("\" 50", line, StringComparison.Ordinal));
+
+            // Each replica says what it filled and served (/metrics), and that it is up (/healthz).
+            long filled = 0, sentToClients = 0;
+            foreach (int port in ports)
+            {
+                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+                Assert.Equal("ok\n", await http.GetStringAsync("/healthz", Token));
+                string metrics = await http.GetStringAsync("/metrics", Token);
+                filled += Metric(metrics, "regc_server_bytes_filled_total");
+                sentToClients += Metric(metrics, "regc_server_bytes_served_total");
+            }
+
+            Assert.InRange(filled, total, (long)(total * 1.1));
+            Assert.True(sentToClients >= 4 * total, $"the replicas served {sentToClients} bytes to four clients of a {total}-byte model");
+        }
+        finally
+        {
+            foreach (RegcRun replica in replicas)
+            {
+                replica.Dispose();
+            }
+        }
+
+        StoreAuditor.AssertConsistent(new ModelStore(shared));
+    }
+
+    private static long Metric(string text, string name) =>
+        long.Parse(text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal))[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+
+    private static bool Listening(int port)
+    {
+        try
+        {
+            using var probe = new System.Net.Sockets.TcpClient();
+            probe.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
     private static async Task WaitForAsync(Func<bool> condition)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();

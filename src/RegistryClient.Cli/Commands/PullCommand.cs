@@ -32,12 +32,20 @@ internal static class PullCommand
         {
             Description = "Do not ask the registry for chunksums; fetch every blob by own ranges, verified by its whole digest only",
         };
+        var peer = new Option<string[]>("--peer")
+        {
+            Description = "Take chunks from another machine that has the model (its regc serve, http://HOST:PORT); repeatable, also $" + PeersVariable
+                + " (comma-separated). Every chunk is checked against the origin's chunk digest as it arrives; a peer that serves a wrong one is dropped and named. "
+                + "Manifests and chunk digests come from the origin only, and peers get no credentials",
+            HelpName = "URL",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var transfer = CommonOptions.TransferOptions.Create();
         var command = new Command(
             "pull",
             "Pull models from a registry into the store; each blob is verified while it downloads (where the registry offers chunksums, a damaged chunk is found and fetched again alone), and an interrupted pull resumes without fetching verified bytes again")
         {
-            names, models, insecure, concurrency, platform, noChunkSums, json, verbose,
+            names, models, insecure, concurrency, platform, noChunkSums, peer, json, verbose,
         };
         foreach (Option option in transfer.All)
         {
@@ -57,6 +65,7 @@ internal static class PullCommand
                     Concurrency = result.GetValue(concurrency),
                     Platform = result.GetValue(platform),
                     ChunkSumsThreshold = result.GetValue(noChunkSums) ? long.MaxValue : new PullOptions().ChunkSumsThreshold,
+                    Peers = Peers(result.GetValue(peer)),
                 },
                 transfer);
             try
@@ -73,6 +82,29 @@ internal static class PullCommand
         return command;
     }
 
+    /// <summary>The environment variable with peers for every pull: URLs, comma-separated.</summary>
+    public const string PeersVariable = "REGC_PEERS";
+
+    /// <summary>The peers of $REGC_PEERS and --peer, each an http(s) URL.</summary>
+    /// <exception cref="ArgumentException">One is not an http(s) URL.</exception>
+    internal static IReadOnlyList<Uri> Peers(string[]? given)
+    {
+        var peers = new List<Uri>();
+        foreach (string text in (Environment.GetEnvironmentVariable(PeersVariable) ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Concat(given ?? []))
+        {
+            string withSlash = text.EndsWith('/') ? text : text + "/";
+            if (!Uri.TryCreate(withSlash, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https") || uri.UserInfo.Length > 0 || uri.AbsolutePath != "/")
+            {
+                throw new ArgumentException($"a peer is http://HOST:PORT (or https://), like http://10.0.0.5:5000, not \"{text}\"");
+            }
+
+            peers.Add(uri);
+        }
+
+        return peers;
+    }
+
     /// <summary>Pulls with progress shown in <paramref name="mode"/> and prints the summary.</summary>
     public static async Task<PullResult> RunAsync(
         ModelStore store, IReadOnlyList<ModelName> names, RegistryOptions registryOptions, PullOptions pullOptions, OutputMode mode, bool verbose, CancellationToken cancellationToken)
@@ -85,6 +117,11 @@ internal static class PullCommand
             pullOptions,
             services.GetService<ILogger<ModelPuller>>());
         PullResult result = await view.RunAsync(puller.PullAsync(names, view.Tracker, cancellationToken)).ConfigureAwait(false);
+        foreach (string warning in result.Warnings)
+        {
+            Console.Error.WriteLine($"warning: {ErrorReporter.OneLine(warning)}");
+        }
+
         if (mode == OutputMode.Json)
         {
             view.WriteJson(new Dictionary<string, object> { ["status"] = "success" });
@@ -106,6 +143,12 @@ internal static class PullCommand
             : $"fetched {result.BlobsFetched} blob(s), {Units.Bytes(result.BytesFetched)} downloaded at {Units.Rate(result.BytesFetched / seconds)}"
                 + (result.BytesResumed > 0 ? $" and {Units.Bytes(result.BytesResumed)} resumed from an earlier pull" : string.Empty)
                 + ", each verified on arrival";
+        long fromPeers = result.BytesBySource.Where(s => s.Key != "origin").Sum(s => s.Value);
+        if (fromPeers > 0)
+        {
+            fetched += $" ({Units.Bytes(fromPeers)} of it from {result.BytesBySource.Count(s => s.Key != "origin")} peer(s))";
+        }
+
         string present = result.BlobsCached == 0 ? string.Empty : $"; {result.BlobsCached} blob(s), {Units.Bytes(result.BytesCached)} already present";
         return $"pulled {models} into {store.Root} in {seconds:0.00} s: {fetched}{present}";
     }

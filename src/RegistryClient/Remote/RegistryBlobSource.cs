@@ -89,9 +89,14 @@ public sealed class RegistryBlobSource : IBlobSource
     /// Accepts a 206 only when its Content-Range is exactly the range asked for, and a 200 only when the range
     /// starts at 0 (its body then starts at the right byte). Refused before any byte is read.
     /// </summary>
-    private void CheckRange(HttpResponseMessage response, long position, long end)
+    private void CheckRange(HttpResponseMessage response, long position, long end) => CheckRange(Blob, response, position, end);
+
+    /// <summary>
+    /// Accepts a 206 only when its Content-Range is exactly the range asked for, and a 200 only when the range
+    /// starts at 0; no content encoding; a Content-Length that is the range's. Refused before any byte is read.
+    /// </summary>
+    internal static void CheckRange(Descriptor descriptor, HttpResponseMessage response, long position, long end)
     {
-        Descriptor descriptor = Blob;
         long expected = end - position + 1;
         if (response.Content.Headers.ContentEncoding.Count > 0)
         {

@@ -85,6 +85,9 @@ internal sealed class BlobAssembly : IDisposable
     /// <summary>The pull's engine hashing chunks in shared lanes, or null to hash each chunk through OpenSSL.</summary>
     public LaneHashEngine? Lanes { get; init; }
 
+    /// <summary>Peers to take chunks from, with the repository they are asked under; null: the origin alone. Set only with the origin's chunk digests, checked on arrival.</summary>
+    public (PeerSet Set, Names.ModelName Repository)? Peers { get; init; }
+
     /// <summary>Bytes downloaded in this run and kept.</summary>
     public long Downloaded => Ledger.Downloaded;
 

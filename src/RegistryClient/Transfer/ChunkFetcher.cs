@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using RegistryClient.Content;
@@ -54,18 +55,76 @@ internal sealed class ChunkFetcher
         for (int attempt = 1; ; attempt++)
         {
             using ChunkAttempt chunk = blob.BeginAttempt(index, inLanes: true);
-            await FetchRangeAsync(blob, chunk, buffer, cancellationToken).ConfigureAwait(false);
-            if (chunk.TryComplete(out Digest actual))
+            if (blob.Peers is var (peers, repository) && peers.Take() is { } peer)
             {
-                return;
+                // One try at the peer, without the retry budget: any failure sends the chunk elsewhere. Not an attempt of the origin's.
+                attempt--;
+                if (await FetchFromPeerAsync(blob, chunk, peers, peer, peers.SourceFor(peer, repository, blob.Descriptor), buffer, cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
             }
 
-            if (attempt >= MaxDigestAttempts)
+            long started = Stopwatch.GetTimestamp();
+            bool verified = false;
+            try
             {
-                throw new DigestMismatchException(
-                    $"blob {blob.Descriptor.Digest} bytes {chunk.Chunk}: expected {blob.ChunkDigests![index]}, got {actual} ({attempt} attempts); the registry serves corrupt data for this chunk, nothing of it was kept");
+                await FetchRangeAsync(blob, chunk, buffer, cancellationToken).ConfigureAwait(false);
+                verified = chunk.TryComplete(out Digest actual);
+                if (verified)
+                {
+                    blob.Peers?.Set.Done(null, chunk.Chunk.Length, Stopwatch.GetElapsedTime(started));
+                    return;
+                }
+
+                if (attempt >= MaxDigestAttempts)
+                {
+                    throw new DigestMismatchException(
+                        $"blob {blob.Descriptor.Digest} bytes {chunk.Chunk}: expected {blob.ChunkDigests![index]}, got {actual} ({attempt} attempts); the registry serves corrupt data for this chunk, nothing of it was kept");
+                }
+            }
+            finally
+            {
+                if (!verified)
+                {
+                    blob.Peers?.Set.OriginFailed();
+                }
             }
         }
+    }
+
+    /// <summary>One request for <paramref name="chunk"/> to <paramref name="peer"/>; the chunk is complete afterwards only when its bytes matched the origin's digest.</summary>
+    private async Task<bool> FetchFromPeerAsync(
+        BlobAssembly blob, ChunkAttempt chunk, PeerSet peers, PeerSet.Peer peer, IBlobSource source, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            await FetchOnceAsync(blob, source, chunk, new RangeCursor { Position = chunk.Chunk.Start }, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            chunk.Abandon();
+            peers.Failed(peer, e.Message, corrupt: false);
+            return false;
+        }
+        catch
+        {
+            chunk.Abandon();
+            peers.Failed(peer, "cancelled", corrupt: false);
+            throw;
+        }
+
+        if (chunk.TryComplete(out Digest actual))
+        {
+            peers.Done(peer, chunk.Chunk.Length, Stopwatch.GetElapsedTime(started));
+            return true;
+        }
+
+        peers.Failed(peer, $"bytes {chunk.Chunk} of {blob.Descriptor.Digest.Short} hash to {actual.Short}", corrupt: true);
+        return false;
     }
 
     /// <summary>
@@ -166,7 +225,7 @@ internal sealed class ChunkFetcher
             {
                 if (cursor.Position <= chunk.End)
                 {
-                    await FetchOnceAsync(blob, attempt, cursor, buffer, token).ConfigureAwait(false);
+                    await FetchOnceAsync(blob, blob.Source, attempt, cursor, buffer, token).ConfigureAwait(false);
                 }
             },
             Budget(blob, $"{blob.Descriptor.Digest.Short} bytes {chunk}", () => cursor.Position),
@@ -183,7 +242,7 @@ internal sealed class ChunkFetcher
 
     private string StallReason => $"no data for {_stallTimeout.TotalSeconds:0.#} s";
 
-    private async Task FetchOnceAsync(BlobAssembly blob, ChunkAttempt attempt, RangeCursor cursor, Memory<byte> buffer, CancellationToken cancellationToken)
+    private async Task FetchOnceAsync(BlobAssembly blob, IBlobSource source, ChunkAttempt attempt, RangeCursor cursor, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         Chunk chunk = attempt.Chunk;
         long position = cursor.Position;
@@ -193,7 +252,7 @@ internal sealed class ChunkFetcher
         using SlowStreamMonitor.Watch? watch = _monitor?.Start(stall, cursor.SlowCuts < MaxSlowCuts);
         try
         {
-            Stream body = await blob.Source.OpenRangeAsync(position, chunk.End, stall.Token).ConfigureAwait(false);
+            Stream body = await source.OpenRangeAsync(position, chunk.End, stall.Token).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
                 while (position <= chunk.End)
@@ -254,7 +313,7 @@ internal sealed class ChunkFetcher
         {
             cursor.SlowCuts++;
             throw new StallTimeoutException(
-                $"{descriptor.Digest.Short} bytes {position}-{chunk.End} from {blob.Source.Location} came at {reason}; reconnecting",
+                $"{descriptor.Digest.Short} bytes {position}-{chunk.End} from {source.Location} came at {reason}; reconnecting",
                 isTransient: true)
             {
                 Reason = "far slower than the other streams",
@@ -265,7 +324,7 @@ internal sealed class ChunkFetcher
             // Keep what arrived: the retry continues from the last byte written (and the chunk's hash with it). The
             // retry budget counts stalls without progress and ends the transfer after a few.
             throw new StallTimeoutException(
-                $"less than {TrickleFloorBytes >> 10} KiB in {_stallTimeout.TotalSeconds:0.#} s from {blob.Source.Location} ({descriptor.Digest.Short} bytes {position}-{chunk.End})",
+                $"less than {TrickleFloorBytes >> 10} KiB in {_stallTimeout.TotalSeconds:0.#} s from {source.Location} ({descriptor.Digest.Short} bytes {position}-{chunk.End})",
                 isTransient: true)
             {
                 Reason = StallReason,

@@ -77,11 +77,17 @@ public sealed partial class ModelPuller
         BlobPlan plan = Plan(models.SelectMany(m => BlobsToFetch(m).Select(b => (m.Name, b))), sink);
         LogPullStarting(_logger, distinct.Length, plan.ToFetch.Length, plan.ToFetch.Sum(d => d.Size));
 
-        (long downloaded, long reused) = await TransferAsync(models, plan.ToFetch, plan.Owners, sink, cancellationToken).ConfigureAwait(false);
+        using PeerSet? peers = CreatePeers();
+        (long downloaded, long reused) = await TransferAsync(models, plan.ToFetch, plan.Owners, sink, cancellationToken, peers).ConfigureAwait(false);
 
         TimeSpan elapsed = _registry.TimeProvider.GetElapsedTime(started);
         LogPullDone(_logger, distinct.Length, downloaded, reused, elapsed.TotalSeconds);
-        return new PullResult(models, plan.ToFetch.Length, plan.Cached, downloaded, plan.CachedBytes, elapsed) { BytesResumed = reused };
+        return new PullResult(models, plan.ToFetch.Length, plan.Cached, downloaded, plan.CachedBytes, elapsed)
+        {
+            BytesResumed = reused,
+            Warnings = peers?.Warnings ?? [],
+            BytesBySource = peers?.Delivered.ToDictionary() ?? new Dictionary<string, long>(),
+        };
     }
 
     /// <summary>
@@ -216,8 +222,25 @@ public sealed partial class ModelPuller
         }
     }
 
+    /// <summary>The pull's peers with an HTTP client of their own (proxies and TLS as configured, no credentials); null without peers.</summary>
+    private PeerSet? CreatePeers()
+    {
+        if (_options.Peers.Count == 0)
+        {
+            return null;
+        }
+
+#pragma warning disable CA2000 // Owned by the HttpClient, which the peer set disposes.
+        var http = new HttpClient(RegistryClientServices.CreateHandler(_registry.Options with { Credentials = null, OllamaKeyPath = null }))
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+#pragma warning restore CA2000
+        return new PeerSet(_options.Peers, http, warning => LogPeerDropped(_logger, warning));
+    }
+
     private async Task<(long Downloaded, long Reused)> TransferAsync(
-        PulledModel[] models, Descriptor[] toFetch, Dictionary<Digest, ModelName> owners, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+        PulledModel[] models, Descriptor[] toFetch, Dictionary<Digest, ModelName> owners, IProgress<PullProgress>? progress, CancellationToken cancellationToken, PeerSet? peers = null)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var failures = new ConcurrentQueue<Exception>();
@@ -248,7 +271,7 @@ public sealed partial class ModelPuller
             {
                 ModelName owner = owners[descriptor.Digest];
                 Digest? manifest = models.FirstOrDefault(m => m.Name.Key == owner.Key && !m.Manifest.IsIndex)?.ManifestDigest;
-                Task blob = FetchBlobAsync(descriptor, owner, manifest, work.Writer, assemblies, lanes, buffers, progress, cts.Token);
+                Task blob = FetchBlobAsync(descriptor, owner, manifest, work.Writer, assemblies, lanes, buffers, progress, cts.Token, peers);
                 done.Add(descriptor.Digest, blob);
                 tasks.Add(Guard(blob, Fail));
             }
@@ -310,7 +333,8 @@ public sealed partial class ModelPuller
         LaneHashEngine? lanes,
         ReceiveBufferPool? buffers,
         IProgress<PullProgress>? progress,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        PeerSet? peers)
     {
         PartialBlob? partial = await ClaimAsync(descriptor, owner, progress, cancellationToken).ConfigureAwait(false);
         if (partial is null)
@@ -347,14 +371,16 @@ public sealed partial class ModelPuller
                 chunks,
                 sums?.List.Chunks.Select(c => c.Digest).ToArray(),
                 // A travelling list is anyone's who could push: the whole digest decides, and the list only names the
-                // chunks to fetch again when it fails (a wrong list then cannot fail a pull of right bytes).
-                !travelling && (_options.VerifyChunksOnArrival ?? lanes is not null),
+                // chunks to fetch again when it fails (a wrong list then cannot fail a pull of right bytes). Chunks
+                // from peers are checked as they arrive, against the origin's list.
+                !travelling && ((sums is not null && peers is not null) || (_options.VerifyChunksOnArrival ?? lanes is not null)),
                 _options.HashWindow,
                 (blob, index) => work.TryWrite((blob, index)),
                 progress)
             {
                 Lanes = lanes,
                 Buffers = buffers,
+                Peers = sums is not null && !travelling && peers is not null ? (peers, owner) : null,
             };
         }
         catch
@@ -455,6 +481,9 @@ public sealed partial class ModelPuller
 
     /// <summary>Chunk indexes looked up during pulls, by repository and manifest digest (content addressed: never stale).</summary>
     private readonly ConcurrentDictionary<string, Task<IReadOnlyDictionary<Digest, Descriptor>?>> _chunkIndexes = new(StringComparer.Ordinal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogPeerDropped(ILogger logger, string warning);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "found a chunk index with {Lists} list(s) beside {Manifest}")]
     private static partial void LogChunkIndexFound(ILogger logger, int lists, string manifest);

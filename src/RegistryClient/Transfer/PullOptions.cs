@@ -82,6 +82,16 @@ public sealed record PullOptions
     /// </summary>
     public bool? VerifyChunksOnArrival { get; init; }
 
+    /// <summary>
+    /// Other machines that hold the model (each a <c>regc serve</c>, or any server answering Range on
+    /// <c>/v2/&lt;repository&gt;/blobs/&lt;digest&gt;</c>): chunks of a blob whose chunk digests came from the origin are
+    /// taken from them, spread by measured speed, each checked against the origin's digest as it arrives (whatever
+    /// <see cref="VerifyChunksOnArrival"/> says). A peer that serves a wrong chunk is dropped for the rest of the pull
+    /// and named in <see cref="PullResult.Warnings"/>. Manifests and chunk lists always come from the origin; peers get
+    /// no credentials. Without chunk digests from the origin, a blob comes from the origin alone. Default none.
+    /// </summary>
+    public IReadOnlyList<Uri> Peers { get; init; } = [];
+
     /// <summary>The buffer each worker reads into and writes from. Default 1 MiB; from 4 KiB to 16 MiB.</summary>
     public int BufferSize { get; init; } = 1 << 20;
 
@@ -111,6 +121,11 @@ public sealed record PullOptions
 
     internal void Validate()
     {
+        if (Peers.FirstOrDefault(p => !p.IsAbsoluteUri || p.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(p.UserInfo)) is { } peer)
+        {
+            throw new ArgumentException($"a peer is an http(s) address without user information, like http://10.0.0.5:5000, not \"{peer}\"", nameof(Peers));
+        }
+
         if (Concurrency is < 1 or > 64)
         {
             throw new ArgumentOutOfRangeException(nameof(Concurrency), Concurrency, "must be from 1 to 64");

@@ -15,6 +15,12 @@ public sealed record PullResult(
 {
     /// <summary>Bytes of the fetched blobs taken from an earlier, interrupted pull's partial files instead of downloaded.</summary>
     public long BytesResumed { get; init; }
+
+    /// <summary>What went wrong without failing the pull: peers dropped for serving wrong chunks or failing, each in one line.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Bytes of verified chunks each peer delivered (by address), and the origin's under "origin"; empty without peers.</summary>
+    public IReadOnlyDictionary<string, long> BytesBySource { get; init; } = new Dictionary<string, long>();
 }
 
 /// <summary>One model of a pull.</summary>

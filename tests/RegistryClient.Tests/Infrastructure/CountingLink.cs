@@ -6,7 +6,8 @@ namespace RegistryClient.Tests.Infrastructure;
 /// <summary>
 /// A TCP relay on loopback in front of a real server that counts the bytes each way, so a test can tell how much a
 /// client sent (an upload) from the server's side of the wire. Optionally it resets the first connection that has
-/// carried <c>cutAfter</c> bytes towards the server, as a link dropped in the middle of a request body.
+/// carried <c>cutAfter</c> bytes towards the server, as a link dropped in the middle of a request body, and limits
+/// what goes towards clients to <c>bytesPerSecond</c> over all connections together (a slow origin).
 /// </summary>
 public sealed class CountingLink : IAsyncDisposable
 {
@@ -16,10 +17,15 @@ public sealed class CountingLink : IAsyncDisposable
     private long _received;
     private long _cutAfter;
 
-    public CountingLink(string upstreamHostAndPort, long cutAfter = 0)
+    private readonly double _bytesPerSecond;
+    private readonly Lock _pace = new();
+    private long _nextFree = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    public CountingLink(string upstreamHostAndPort, long cutAfter = 0, double bytesPerSecond = 0)
     {
         _upstream = IPEndPoint.Parse(upstreamHostAndPort);
         _cutAfter = cutAfter;
+        _bytesPerSecond = bytesPerSecond;
         _listener = new LoopbackListener(RelayAsync);
     }
 
@@ -89,10 +95,30 @@ public sealed class CountingLink : IAsyncDisposable
                 throw new CutException();
             }
 
+            if (!toServer && _bytesPerSecond > 0)
+            {
+                await PaceAsync(read, cancellationToken);
+            }
+
             await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             carried += read;
             Interlocked.Add(ref toServer ? ref _sent : ref _received, read);
         }
+    }
+
+    /// <summary>Waits until <paramref name="bytes"/> more fit the rate, counted over every connection.</summary>
+    private Task PaceAsync(int bytes, CancellationToken cancellationToken)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        long due;
+        lock (_pace)
+        {
+            due = Math.Max(now, _nextFree) + (long)(bytes / _bytesPerSecond * System.Diagnostics.Stopwatch.Frequency);
+            _nextFree = due;
+        }
+
+        TimeSpan wait = System.Diagnostics.Stopwatch.GetElapsedTime(now, due);
+        return wait > TimeSpan.Zero ? Task.Delay(wait, cancellationToken) : Task.CompletedTask;
     }
 
     public ValueTask DisposeAsync() => _listener.DisposeAsync();

@@ -25,7 +25,7 @@ internal sealed partial class PullThroughCache : IDisposable
     private readonly TimeSpan _tagTtl;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _lifetime = new();
-    private readonly ConcurrentDictionary<Digest, Lazy<Task>> _fills = new();
+    private readonly ConcurrentDictionary<Digest, Filling> _fills = new();
     private readonly ConcurrentDictionary<Digest, (ModelName Repository, Descriptor Blob)> _known = new();
     private readonly ConcurrentDictionary<string, Lazy<Task<TagEntry>>> _tags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Digest, byte[]> _manifests = new();
@@ -40,7 +40,34 @@ internal sealed partial class PullThroughCache : IDisposable
         _host = upstreamHost;
         _tagTtl = tagTtl;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _puller = new ModelPuller(registry, store);
+        // Chunks are checked as they arrive (where the upstream gives chunk digests), so requests can be answered
+        // from what a fill has verified before the whole blob is in.
+        _puller = new ModelPuller(registry, store, new PullOptions { VerifyChunksOnArrival = true, ChunkVerified = OnChunkVerified });
+    }
+
+    /// <summary>A fill under way: its task, and what it has verified so far.</summary>
+    internal sealed class Filling(Descriptor blob)
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Descriptor Blob { get; } = blob;
+
+        public FillProgress Progress { get; } = new();
+
+        /// <summary>Completes when the blob is in the store; faults when the fill failed.</summary>
+        public Task Task => _done.Task;
+
+        public void Succeeded()
+        {
+            Progress.End();
+            _done.TrySetResult();
+        }
+
+        public void Failed(Exception e)
+        {
+            Progress.End();
+            _done.TrySetException(e);
+        }
     }
 
     /// <summary>The upstream's host, under which filled models are kept in the store (as <c>regc pull</c> keeps them).</summary>
@@ -118,20 +145,35 @@ internal sealed partial class PullThroughCache : IDisposable
             return true;
         }
 
+        Filling? filling = await StartFillAsync(repository, digest, cancellationToken).ConfigureAwait(false);
+        if (filling is null)
+        {
+            return false;
+        }
+
+        await filling.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// The fill of <paramref name="digest"/>, started now or joined; null when the upstream does not have the blob.
+    /// (When the store already holds it, a fill that has ended.)
+    /// </summary>
+    public async Task<Filling?> StartFillAsync(ModelName repository, Digest digest, CancellationToken cancellationToken)
+    {
         if (!_known.TryGetValue(digest, out (ModelName Repository, Descriptor Blob) known))
         {
             ModelName upstream = Upstream(repository);
-            long? size = await _registry.GetBlobSizeAsync(upstream, digest, cancellationToken).ConfigureAwait(false);
+            long? size = _store.GetBlobSize(digest) ?? await _registry.GetBlobSizeAsync(upstream, digest, cancellationToken).ConfigureAwait(false);
             if (size is null)
             {
-                return false;
+                return null;
             }
 
             known = (upstream, new Descriptor("application/octet-stream", digest, size.Value));
         }
 
-        await Fill(known.Repository, known.Blob).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return true;
+        return Fill(known.Repository, known.Blob);
     }
 
     public void Dispose()
@@ -180,7 +222,7 @@ internal sealed partial class PullThroughCache : IDisposable
         {
             try
             {
-                await Task.WhenAll(manifest.Blobs.Select(b => Fill(name, b))).ConfigureAwait(false);
+                await Task.WhenAll(manifest.Blobs.Select(b => Fill(name, b).Task)).ConfigureAwait(false);
                 if (ReadKept(name) is not { } kept || !kept.AsSpan().SequenceEqual(bytes))
                 {
                     await _store.WriteManifestAsync(name, bytes, _lifetime.Token).ConfigureAwait(false);
@@ -194,27 +236,46 @@ internal sealed partial class PullThroughCache : IDisposable
     }
 
     /// <summary>The fill of one blob: started once, shared by every request for it until it ends; a failed one is started again by the next.</summary>
-    private Task Fill(ModelName repository, Descriptor blob)
+    private Filling Fill(ModelName repository, Descriptor blob)
     {
         if (_store.GetBlobSize(blob.Digest) == blob.Size)
         {
-            return Task.CompletedTask;
+            var done = new Filling(blob);
+            done.Succeeded();
+            return done;
         }
 
-        Lazy<Task>? fill = null;
-        fill = _fills.GetOrAdd(blob.Digest, _ => new Lazy<Task>(() => Task.Run(async () =>
+        var mine = new Filling(blob);
+        Filling filling = _fills.GetOrAdd(blob.Digest, mine);
+        if (filling != mine)
+        {
+            return filling; // joined a fill under way
+        }
+
+        _ = Task.Run(async () =>
         {
             try
             {
                 PullResult result = await _puller.FetchBlobsAsync([(repository, blob)], null, _lifetime.Token).ConfigureAwait(false);
                 Interlocked.Add(ref _bytesFilled, result.BytesFetched);
+                _fills.TryRemove(new KeyValuePair<Digest, Filling>(blob.Digest, mine));
+                mine.Succeeded();
             }
-            finally
+            catch (Exception e)
             {
-                _fills.TryRemove(new KeyValuePair<Digest, Lazy<Task>>(blob.Digest, fill!));
+                _fills.TryRemove(new KeyValuePair<Digest, Filling>(blob.Digest, mine)); // the next request starts it again
+                mine.Failed(e);
             }
-        })));
-        return fill.Value;
+        });
+        return mine;
+    }
+
+    private void OnChunkVerified(VerifiedChunk chunk)
+    {
+        if (_fills.TryGetValue(chunk.Blob, out Filling? filling))
+        {
+            filling.Progress.Add(chunk);
+        }
     }
 
     /// <summary>The manifest the store keeps under <paramref name="name"/>, or null.</summary>

@@ -342,6 +342,26 @@ internal sealed class RegistryHandler
 
     private async Task BlobAsync(HttpContext context, ModelName repository, string reference, bool head)
     {
+        if (_cache is not null && Digest.TryParse(reference, out Digest wanted) && _store.GetBlobSize(wanted) is null)
+        {
+            // Not here yet: filled from the upstream once for everyone asking, and answered from what the fill has
+            // verified as it goes (leaving does not stop the fill).
+            PullThroughCache.Filling? filling = await FromUpstreamAsync(context, token => _cache.StartFillAsync(repository, wanted, token)).ConfigureAwait(false);
+            if (Answered(context))
+            {
+                return;
+            }
+
+            if (filling is null)
+            {
+                await ErrorAsync(context, StatusCodes.Status404NotFound, "BLOB_UNKNOWN", $"blob unknown here and upstream: {wanted}").ConfigureAwait(false);
+                return;
+            }
+
+            await ServeWhileFillingAsync(context, filling, head).ConfigureAwait(false);
+            return;
+        }
+
         if (await OpenBlobAsync(context, repository, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
         {
             return;
@@ -349,32 +369,7 @@ internal sealed class RegistryHandler
 
         using (handle)
         {
-            long size = RandomAccess.GetLength(handle);
-            HttpResponse response = context.Response;
-            response.Headers["Docker-Content-Digest"] = digest.ToString();
-            response.Headers.AcceptRanges = "bytes";
-            response.Headers.ETag = $"\"{digest}\"";
-            response.ContentType = "application/octet-stream";
-            RangeRequest range = RangeRequest.Parse(context.Request.Headers.Range.ToString(), size);
-            if (range.Unsatisfiable)
-            {
-                response.Headers.ContentRange = $"bytes */{size}";
-                await ErrorAsync(context, StatusCodes.Status416RangeNotSatisfiable, "RANGE_INVALID", $"the range is outside the blob's {size} bytes").ConfigureAwait(false);
-                return;
-            }
-
-            string? ifRange = context.Request.Headers.IfRange.ToString();
-            bool partial = range.IsPartial && (string.IsNullOrEmpty(ifRange) || ifRange == response.Headers.ETag.ToString());
-            long start = partial ? range.Start : 0;
-            long length = partial ? range.Length : size;
-            response.StatusCode = partial ? StatusCodes.Status206PartialContent : StatusCodes.Status200OK;
-            if (partial)
-            {
-                response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {start}-{start + length - 1}/{size}");
-            }
-
-            response.ContentLength = length;
-            if (head)
+            if (await BlobHeadersAsync(context, digest, RandomAccess.GetLength(handle)).ConfigureAwait(false) is not var (start, length) || head)
             {
                 return;
             }
@@ -384,10 +379,122 @@ internal sealed class RegistryHandler
     }
 
     /// <summary>
-    /// Sends <paramref name="length"/> bytes of the file from <paramref name="start"/>, read straight into the response's
-    /// own buffers (no copy between a read buffer and Kestrel's).
+    /// Sets the headers of a blob's answer (digest, ETag, Accept-Ranges; 206 with Content-Range for a satisfiable range,
+    /// else 200); answers 416 itself. Returns the bytes to send, or null when answered.
     /// </summary>
-    private static async Task CopyAsync(HttpContext context, SafeFileHandle handle, long start, long length)
+    private static async Task<(long Start, long Length)?> BlobHeadersAsync(HttpContext context, Digest digest, long size)
+    {
+        HttpResponse response = context.Response;
+        response.Headers["Docker-Content-Digest"] = digest.ToString();
+        response.Headers.AcceptRanges = "bytes";
+        response.Headers.ETag = $"\"{digest}\"";
+        response.ContentType = "application/octet-stream";
+        RangeRequest range = RangeRequest.Parse(context.Request.Headers.Range.ToString(), size);
+        if (range.Unsatisfiable)
+        {
+            response.Headers.ContentRange = $"bytes */{size}";
+            await ErrorAsync(context, StatusCodes.Status416RangeNotSatisfiable, "RANGE_INVALID", $"the range is outside the blob's {size} bytes").ConfigureAwait(false);
+            return null;
+        }
+
+        string? ifRange = context.Request.Headers.IfRange.ToString();
+        bool partial = range.IsPartial && (string.IsNullOrEmpty(ifRange) || ifRange == response.Headers.ETag.ToString());
+        long start = partial ? range.Start : 0;
+        long length = partial ? range.Length : size;
+        response.StatusCode = partial ? StatusCodes.Status206PartialContent : StatusCodes.Status200OK;
+        if (partial)
+        {
+            response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {start}-{start + length - 1}/{size}");
+        }
+
+        response.ContentLength = length;
+        return (start, length);
+    }
+
+    /// <summary>
+    /// Answers a blob a pull-through fill is still fetching: each part is sent once the fill has verified it (its
+    /// chunk matched its digest) from the blob's partial file, waiting for the rest; from <c>blobs/</c> once the fill is
+    /// done. A fill that fails cuts the answer off (a client never takes a short body for a whole one).
+    /// </summary>
+    private async Task ServeWhileFillingAsync(HttpContext context, PullThroughCache.Filling filling, bool head)
+    {
+        Descriptor blob = filling.Blob;
+        if (await BlobHeadersAsync(context, blob.Digest, blob.Size).ConfigureAwait(false) is not var (start, length) || head)
+        {
+            return;
+        }
+
+        long position = start, end = start + length - 1;
+        try
+        {
+            while (position <= end)
+            {
+                (long available, Func<Memory<byte>, long, CancellationToken, ValueTask<int>>? read, bool ended, Task changed) = filling.Progress.At(position);
+                if (ended && filling.Task.IsCompletedSuccessfully)
+                {
+                    using SafeFileHandle handle = File.OpenHandle(_store.GetBlobPath(blob.Digest), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+                    await CopyAsync(context, handle, position, end - position + 1).ConfigureAwait(false);
+                    return;
+                }
+
+                if (available > 0 && read is not null)
+                {
+                    long part = Math.Min(available, end - position + 1);
+                    bool sent;
+                    try
+                    {
+                        sent = await CopyAsync(context, read, position, part).ConfigureAwait(false);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // Committed (or given up) between the look and the read: once the fill has ended, the loop knows which.
+                        await ((Task)filling.Task.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default))
+                            .WaitAsync(context.RequestAborted).ConfigureAwait(false);
+                        position = start + SentSoFar(context);
+                        continue;
+                    }
+
+                    if (!sent)
+                    {
+                        return; // the client went away
+                    }
+
+                    position += part;
+                    continue;
+                }
+
+                if (ended && !filling.Task.IsCompletedSuccessfully)
+                {
+                    context.Abort(); // the fill failed; the next request starts it again
+                    return;
+                }
+
+                await changed.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the fill goes on.
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            context.Abort();
+        }
+    }
+
+    /// <summary>Body bytes this request has sent so far.</summary>
+    private static long SentSoFar(HttpContext context) =>
+        context.Items.TryGetValue(AccessLog.BytesSentKey, out object? sent) && sent is long count ? count : 0;
+
+    /// <summary>
+    /// Sends <paramref name="length"/> bytes of the file from <paramref name="start"/>, read straight into the response's
+    /// own buffers (no copy between a read buffer and Kestrel's). False when the client went away first.
+    /// </summary>
+    private static Task<bool> CopyAsync(HttpContext context, SafeFileHandle handle, long start, long length) =>
+        CopyAsync(context, (buffer, offset, token) => RandomAccess.ReadAsync(handle, buffer, offset, token), start, length);
+
+    /// <summary>As the file overload, with the bytes read by <paramref name="read"/> (buffer, offset, token).</summary>
+    private static async Task<bool> CopyAsync(HttpContext context, Func<Memory<byte>, long, CancellationToken, ValueTask<int>> read, long start, long length)
     {
         PipeWriter body = context.Response.BodyWriter;
         long sent = 0;
@@ -397,30 +504,32 @@ internal sealed class RegistryHandler
             while (sent < length)
             {
                 int want = (int)Math.Min(CopyBufferSize, length - sent);
-                int read = await RandomAccess.ReadAsync(handle, body.GetMemory(want)[..want], start + sent, aborted).ConfigureAwait(false);
-                if (read == 0)
+                int got = await read(body.GetMemory(want)[..want], start + sent, aborted).ConfigureAwait(false);
+                if (got == 0)
                 {
                     // The file shrank under us: never end a response short and clean.
                     context.Abort();
-                    return;
+                    return false;
                 }
 
-                body.Advance(read);
-                sent += read;
+                body.Advance(got);
+                sent += got;
                 FlushResult flushed = await body.FlushAsync(aborted).ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
-                    return; // the connection is gone
+                    return false; // the connection is gone
                 }
             }
+
+            return true;
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            // The client went away; the access log shows how much it got.
+            return false; // the client went away; the access log shows how much it got
         }
         finally
         {
-            context.Items[AccessLog.BytesSentKey] = sent;
+            context.Items[AccessLog.BytesSentKey] = (context.Items.TryGetValue(AccessLog.BytesSentKey, out object? before) && before is long earlier ? earlier : 0) + sent;
         }
     }
 

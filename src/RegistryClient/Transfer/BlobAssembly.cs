@@ -85,6 +85,9 @@ internal sealed class BlobAssembly : IDisposable
     /// <summary>The pull's engine hashing chunks in shared lanes, or null to hash each chunk through OpenSSL.</summary>
     public LaneHashEngine? Lanes { get; init; }
 
+    /// <summary>Told of each chunk checked against its digest and written (<see cref="PullOptions.ChunkVerified"/>).</summary>
+    public Action<VerifiedChunk>? ChunkVerified { get; init; }
+
     /// <summary>Peers to take chunks from, with the repository they are asked under; null: the origin alone. Set only with the origin's chunk digests, checked on arrival.</summary>
     public (PeerSet Set, Names.ModelName Repository)? Peers { get; init; }
 

@@ -110,6 +110,7 @@ internal sealed class ChunkAttempt : IDisposable
         if (_blob.ChunkDigests![Index].Matches(hash))
         {
             _blob.Ledger.Verified(Index);
+            _blob.ChunkVerified?.Invoke(new VerifiedChunk(_blob.Descriptor.Digest, Chunk.Start, Chunk.Length, _blob.Partial.ReadAsync));
             return true;
         }
 

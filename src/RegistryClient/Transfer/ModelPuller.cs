@@ -381,6 +381,7 @@ public sealed partial class ModelPuller
                 Lanes = lanes,
                 Buffers = buffers,
                 Peers = sums is not null && !travelling && peers is not null ? (peers, owner) : null,
+                ChunkVerified = _options.ChunkVerified,
             };
         }
         catch

@@ -119,6 +119,14 @@ public sealed record PullOptions
     /// </summary>
     public Action<string>? StageReached { get; init; }
 
+    /// <summary>
+    /// Called each time a chunk of a blob has been checked against its chunk digest and written to the blob's partial
+    /// file, with a way to read it there: for a server that serves a blob while it is still downloading (once the blob
+    /// is committed, its bytes are in <c>blobs/</c>). Only chunks checked on arrival are reported
+    /// (<see cref="VerifyChunksOnArrival"/>). Must be cheap. Null (default) means none.
+    /// </summary>
+    public Action<VerifiedChunk>? ChunkVerified { get; init; }
+
     internal void Validate()
     {
         if (Peers.FirstOrDefault(p => !p.IsAbsoluteUri || p.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(p.UserInfo)) is { } peer)

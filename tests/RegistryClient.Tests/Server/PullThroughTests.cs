@@ -121,6 +121,44 @@ public sealed class PullThroughTests : IAsyncLifetime
         Assert.True(fromUpstream <= total * 1.1, $"the upstream served {fromUpstream} bytes for a {total}-byte model");
     }
 
+    /// <summary>
+    /// An upstream that gives chunk digests (regc serve) behind a slow link: while the cache fills the blob, a Range
+    /// request for its first bytes is answered 206 from the chunks already verified, before the blob is complete, and a
+    /// whole-blob request started mid-fill gets every byte right.
+    /// </summary>
+    [Fact]
+    public async Task WhileAFillRuns_VerifiedChunksAreServed_RangesWith206()
+    {
+        (ModelStore origin, byte[] manifest) = await TestModels.CreateAsync(_temp.Combine("origin"), "registry.ollama.ai/library/big:latest", [96L << 20, 5], 8);
+        Descriptor weights = Manifest.Parse(manifest).Layers[0];
+        await using OwnRegistry upstream = await OwnRegistry.StartAsync(origin, chunkSize: 1 << 20);
+        await using var slow = new CountingLink(upstream.HostAndPort, bytesPerSecond: 16 << 20); // the whole blob takes 6 s
+        var cacheStore = new ModelStore(_temp.Combine("cache"));
+        await using OwnRegistry cache = await OwnRegistry.StartAsync(cacheStore, pullThrough: slow.HostAndPort);
+        using var http = new HttpClient { BaseAddress = cache.BaseAddress };
+        Assert.Equal(manifest, await http.GetByteArrayAsync("/v2/library/big/manifests/latest", Token)); // starts the fill
+
+        using var range = new HttpRequestMessage(HttpMethod.Get, $"/v2/library/big/blobs/{weights.Digest}");
+        range.Headers.Range = new RangeHeaderValue(1000, 1999);
+        Task<byte[]> whole = http.GetByteArrayAsync($"/v2/library/big/blobs/{weights.Digest}", Token);
+        using HttpResponseMessage partial = await http.SendAsync(range, Token);
+        byte[] got = await partial.Content.ReadAsByteArrayAsync(Token);
+        Assert.Null(cacheStore.GetBlobSize(weights.Digest)); // answered before the fill was done
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal("bytes 1000-1999/" + weights.Size, partial.Content.Headers.GetValues("Content-Range").Single());
+        byte[] expected = new byte[1000];
+        using (FileStream file = File.OpenRead(origin.GetBlobPath(weights.Digest)))
+        {
+            file.Position = 1000;
+            file.ReadExactly(expected);
+        }
+
+        Assert.Equal(expected, got);
+        Assert.Equal(weights.Digest, Digest.Compute(await whole));
+        await WaitForAsync(() => cacheStore.GetBlobSize(weights.Digest) == weights.Size);
+        StoreAuditor.AssertConsistent(cacheStore);
+    }
+
     [Fact]
     public async Task Tags_AreAskedAgainAfterTheirTimeToLive_AndTheKeptOneServesWhenTheUpstreamIsDown()
     {

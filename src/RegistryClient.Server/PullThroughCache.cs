@@ -29,7 +29,14 @@ internal sealed partial class PullThroughCache : IDisposable
     private readonly ConcurrentDictionary<Digest, (ModelName Repository, Descriptor Blob)> _known = new();
     private readonly ConcurrentDictionary<string, Lazy<Task<TagEntry>>> _tags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Digest, byte[]> _manifests = new();
+    private readonly SemaphoreSlim _fillSlots = new(MaxFills, MaxFills);
     private long _bytesFilled;
+
+    /// <summary>Blobs filled at once (each through the pull engine's own parallel ranges); more wait their turn.</summary>
+    private const int MaxFills = 4;
+
+    /// <summary>Tags and manifests kept in memory before the memory is emptied and started again.</summary>
+    private const int MaxEntries = 1000;
 
     private sealed record TagEntry(byte[] Bytes, Digest Digest, DateTimeOffset Fetched);
 
@@ -81,16 +88,22 @@ internal sealed partial class PullThroughCache : IDisposable
     {
         ModelName name = Upstream(tagged);
         string key = name.DisplayName;
+        DateTimeOffset asked = DateTimeOffset.UtcNow;
         while (true)
         {
+            if (_tags.Count > MaxEntries)
+            {
+                _tags.Clear(); // many tags asked once each: start again rather than grow
+            }
+
             Lazy<Task<TagEntry>> fetch = _tags.GetOrAdd(key, _ => new Lazy<Task<TagEntry>>(() => FetchTagAsync(name)));
             Task<TagEntry> task = fetch.Value;
             try
             {
                 TagEntry entry = await task.WaitAsync(cancellationToken).ConfigureAwait(false);
-                if (DateTimeOffset.UtcNow - entry.Fetched < _tagTtl)
+                if (DateTimeOffset.UtcNow - entry.Fetched < _tagTtl || entry.Fetched >= asked)
                 {
-                    return entry.Bytes;
+                    return entry.Bytes; // fresh, or fetched for this very request (a time to live of 0 asks every time, once)
                 }
 
                 _tags.TryRemove(new KeyValuePair<string, Lazy<Task<TagEntry>>>(key, fetch)); // stale: the next round asks again
@@ -180,15 +193,22 @@ internal sealed partial class PullThroughCache : IDisposable
     {
         _lifetime.Cancel();
         _lifetime.Dispose();
+        _fillSlots.Dispose();
     }
 
     private async Task<TagEntry> FetchTagAsync(ModelName name)
     {
+        DateTimeOffset fetchedAt = DateTimeOffset.UtcNow;
         FetchedManifest fetched = await _registry.GetManifestAsync(name, _lifetime.Token).ConfigureAwait(false);
         byte[] bytes = fetched.Bytes.ToArray();
+        if (_manifests.Count > MaxEntries)
+        {
+            _manifests.Clear();
+        }
+
         _manifests[fetched.Digest] = bytes;
         StartModelFill(name, bytes);
-        return new TagEntry(bytes, fetched.Digest, DateTimeOffset.UtcNow);
+        return new TagEntry(bytes, fetched.Digest, fetchedAt);
     }
 
     /// <summary>
@@ -213,9 +233,14 @@ internal sealed partial class PullThroughCache : IDisposable
             return;
         }
 
+        if (_known.Count > MaxEntries * 100)
+        {
+            _known.Clear();
+        }
+
         foreach (Descriptor blob in manifest.Blobs)
         {
-            _known.TryAdd(blob.Digest, (name, blob));
+            _known[blob.Digest] = (name, blob); // the latest manifest's word on it
         }
 
         _ = Task.Run(async () =>
@@ -223,6 +248,12 @@ internal sealed partial class PullThroughCache : IDisposable
             try
             {
                 await Task.WhenAll(manifest.Blobs.Select(b => Fill(name, b).Task)).ConfigureAwait(false);
+                if (manifest.Blobs.FirstOrDefault(b => _store.GetBlobSize(b.Digest) != b.Size) is { } wrong)
+                {
+                    // Joined a fill of the same digest that another manifest sized differently: this one cannot be right.
+                    throw new InvalidManifestException($"{name.DisplayName} names {wrong.Digest} with {wrong.Size} bytes, but the blob has {_store.GetBlobSize(wrong.Digest)}");
+                }
+
                 if (ReadKept(name) is not { } kept || !kept.AsSpan().SequenceEqual(bytes))
                 {
                     await _store.WriteManifestAsync(name, bytes, _lifetime.Token).ConfigureAwait(false);
@@ -256,7 +287,17 @@ internal sealed partial class PullThroughCache : IDisposable
         {
             try
             {
-                PullResult result = await _puller.FetchBlobsAsync([(repository, blob)], null, _lifetime.Token).ConfigureAwait(false);
+                PullResult result;
+                await _fillSlots.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+                try
+                {
+                    result = await _puller.FetchBlobsAsync([(repository, blob)], null, _lifetime.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _fillSlots.Release();
+                }
+
                 Interlocked.Add(ref _bytesFilled, result.BytesFetched);
                 _fills.TryRemove(new KeyValuePair<Digest, Filling>(blob.Digest, mine));
                 mine.Succeeded();

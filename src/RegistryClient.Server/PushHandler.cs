@@ -17,6 +17,9 @@ internal sealed class PushHandler
 {
     private static readonly TimeSpan s_sessionWait = TimeSpan.FromSeconds(30);
 
+    /// <summary>Upload sessions open at once (each holds a file); more are refused until some end.</summary>
+    private const int MaxSessions = 1000;
+
     private readonly ModelStore _store;
     private readonly ManifestLocator _manifests;
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
@@ -73,12 +76,16 @@ internal sealed class PushHandler
 
         try
         {
-            if (!_sessions.ContainsKey(id))
+            if (!_sessions.TryGetValue(id, out Session? current) || current != session || !session.Upload.Exists)
             {
-                // Finished or cancelled by the request that held the lock before this one.
+                // Finished or cancelled by the request that held the lock before this one (or by another process).
+                _sessions.TryRemove(new KeyValuePair<string, Session>(id, session));
                 await RegistryHandler.ErrorAsync(context, StatusCodes.Status404NotFound, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown: start a new one with POST").ConfigureAwait(false);
+                return;
             }
-            else if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
+
+            session.Upload.Refresh(); // what another process serving this store wrote since
+            if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
             {
                 Acknowledge(context, repository, session.Upload, StatusCodes.Status204NoContent);
             }
@@ -126,6 +133,12 @@ internal sealed class PushHandler
         if (digestText is not null && !Digest.TryParse(digestText, out digest))
         {
             await RegistryHandler.ErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", "a digest is sha256:<64 lower-case hex digits>").ConfigureAwait(false);
+            return;
+        }
+
+        if (_sessions.Count >= MaxSessions)
+        {
+            await RegistryHandler.ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "TOOMANYREQUESTS", $"{MaxSessions} uploads are open; finish or cancel some first").ConfigureAwait(false);
             return;
         }
 
@@ -177,8 +190,18 @@ internal sealed class PushHandler
         long before = upload.Length;
         try
         {
-            await upload.AppendAsync(context.Request.Body, context.RequestAborted).ConfigureAwait(false);
+            await upload.AppendAsync(context.Request.Body, contentRange.Length > 0 ? before : null, context.RequestAborted).ConfigureAwait(false);
             return true;
+        }
+        catch (UploadInUseException e)
+        {
+            await RegistryHandler.ErrorAsync(context, StatusCodes.Status409Conflict, "BLOB_UPLOAD_INVALID", $"{e.Message}; ask where it stands (GET) and go on from there").ConfigureAwait(false);
+            return false;
+        }
+        catch (StoreException e)
+        {
+            await RegistryHandler.ErrorAsync(context, StatusCodes.Status500InternalServerError, "UNKNOWN", e.Message).ConfigureAwait(false);
+            return false;
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException)
         {
@@ -205,16 +228,13 @@ internal sealed class PushHandler
             return;
         }
 
-        try
-        {
-            await CommitAsync(context, repository, session, digest).ConfigureAwait(false);
-        }
-        finally
-        {
-            Forget(session);
-        }
+        await CommitAsync(context, repository, session, digest).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Ends the session into <c>blobs/</c>; it is forgotten when that worked or the bytes were not the digest, and kept
+    /// (for the client to ask about and finish again) when the commit was cut short.
+    /// </summary>
     private async Task CommitAsync(HttpContext context, ModelName repository, Session session, Digest digest)
     {
         try
@@ -223,10 +243,17 @@ internal sealed class PushHandler
         }
         catch (DigestMismatchException e)
         {
+            Forget(session);
             await RegistryHandler.ErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", e.Message).ConfigureAwait(false);
             return;
         }
+        catch (UploadInUseException e)
+        {
+            await RegistryHandler.ErrorAsync(context, StatusCodes.Status409Conflict, "BLOB_UPLOAD_INVALID", e.Message).ConfigureAwait(false);
+            return;
+        }
 
+        Forget(session);
         Created(context, repository, digest);
     }
 
@@ -259,9 +286,8 @@ internal sealed class PushHandler
         IReadOnlyList<Descriptor> needed;
         try
         {
-            needed = ManifestIndex.IsIndex(bytes, context.Request.ContentType)
-                ? ManifestIndex.Parse(bytes).Entries.Select(e => e.Descriptor).ToList()
-                : Manifest.Parse(bytes).Blobs;
+            // An index's children and every blob they name, the children read back from the store (one level: an index of indexes is refused).
+            needed = ManifestIndex.IsIndex(bytes, context.Request.ContentType) ? _store.ParseManifest(bytes).Blobs : Manifest.Parse(bytes).Blobs;
         }
         catch (InvalidManifestException e)
         {
@@ -308,8 +334,8 @@ internal sealed class PushHandler
 
     private void Forget(Session session)
     {
-        _sessions.TryRemove(session.Upload.Id, out _);
-        session.Upload.Cancel();
+        session.Upload.Cancel(); // the file first: a request arriving now finds neither
+        _sessions.TryRemove(new KeyValuePair<string, Session>(session.Upload.Id, session));
     }
 
     private static void Acknowledge(HttpContext context, ModelName repository, ReceivedUpload upload, int status)

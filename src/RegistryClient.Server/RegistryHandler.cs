@@ -172,7 +172,12 @@ internal sealed class RegistryHandler
             context.Abort();
             return default;
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or DigestMismatchException or InvalidManifestException or StoreException or OperationCanceledException)
+        catch (StoreException e)
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "UNKNOWN", $"the cache's store failed: {e.Message}").ConfigureAwait(false);
+            return default;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or DigestMismatchException or InvalidManifestException or TimeoutException or OperationCanceledException)
         {
             await ErrorAsync(context, StatusCodes.Status502BadGateway, "UNAVAILABLE", $"the upstream registry failed: {e.Message}").ConfigureAwait(false);
             return default;

@@ -65,6 +65,11 @@ public sealed class RegistryServer : IAsyncDisposable
         HttpClient? upstreamHttp = null;
         if (options.PullThrough is { } pullThrough)
         {
+            if (options.AllowPush)
+            {
+                throw new ArgumentException("a pull-through cache does not take pushes: it serves what its upstream has", nameof(options));
+            }
+
             if (!ModelName.TryParse($"{pullThrough}/library/probe", out ModelName? probe, out string? error) || probe.Host != pullThrough.ToLowerInvariant())
             {
                 throw new ArgumentException($"--pull-through wants a registry host[:port] such as registry.ollama.ai or 127.0.0.1:5000, not \"{pullThrough}\" ({error})", nameof(options));

@@ -82,6 +82,11 @@ internal static class ServeCommand
             }
 
             string? through = result.GetValue(pullThrough);
+            if (through is not null && result.GetValue(allowPush))
+            {
+                throw new ArgumentException("--allow-push and --pull-through do not go together: a cache serves what its upstream has, and a push would replace that");
+            }
+
             double ttl = result.GetValue(tagTtl);
             if (ttl is < 0 or > 86400 * 30)
             {

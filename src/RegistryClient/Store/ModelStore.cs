@@ -217,7 +217,15 @@ public sealed class ModelStore
     {
         ArgumentNullException.ThrowIfNull(target);
         string path = StateFiles.UploadRecord(this, target.Host, target.Repository, digest) + ".lock";
-        EnsureDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            EnsureDirectory(Path.GetDirectoryName(path)!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return NoLock.Instance; // a store this user cannot write (a system-wide one): pushes from it just do not take turns
+        }
+
         bool told = false;
         while (true)
         {
@@ -225,7 +233,11 @@ public sealed class ModelStore
             {
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
             }
-            catch (IOException) when (File.Exists(path))
+            catch (Exception e) when (e is UnauthorizedAccessException || (e is IOException io && !IsHeldElsewhere(io)))
+            {
+                return NoLock.Instance; // not a lock held by another push, but a store that cannot hold one
+            }
+            catch (IOException)
             {
                 // Held by another push of the same blob to the same repository.
                 if (!told)
@@ -236,6 +248,22 @@ public sealed class ModelStore
 
                 await Task.Delay(200, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// True when an open failed because another handle holds the file (.NET's FileShare lock: EWOULDBLOCK from flock on
+    /// Linux and macOS, ERROR_SHARING_VIOLATION on Windows).
+    /// </summary>
+    internal static bool IsHeldElsewhere(IOException e) => e.HResult is 11 or 35 or unchecked((int)0x80070020);
+
+    /// <summary>The lock of a store that cannot hold one: nothing to let go.</summary>
+    private sealed class NoLock : IDisposable
+    {
+        public static readonly NoLock Instance = new();
+
+        public void Dispose()
+        {
         }
     }
 

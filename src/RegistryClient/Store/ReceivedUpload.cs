@@ -19,6 +19,7 @@ public sealed class ReceivedUpload : IDisposable
     private readonly string _path;
     private IncrementalHash? _hash; // null when it no longer matches the file (a restart, a failed write): the commit reads the file
     private long _hashed;
+    private DateTime _stamp; // the file's last write time when this process last wrote or opened it
 
     private ReceivedUpload(ModelStore store, string id, string path, long length, bool fresh)
     {
@@ -26,6 +27,7 @@ public sealed class ReceivedUpload : IDisposable
         Id = id;
         _path = path;
         Length = length;
+        _stamp = File.GetLastWriteTimeUtc(path);
         if (fresh)
         {
             _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -34,6 +36,9 @@ public sealed class ReceivedUpload : IDisposable
 
     /// <summary>The session's id: 32 lower-case hex digits.</summary>
     public string Id { get; }
+
+    /// <summary>True while the session's file is there (not finished or cancelled, here or by another process).</summary>
+    public bool Exists => File.Exists(_path);
 
     /// <summary>How many bytes the session holds.</summary>
     public long Length { get; private set; }
@@ -113,23 +118,45 @@ public sealed class ReceivedUpload : IDisposable
     }
 
     /// <summary>
-    /// Appends everything <paramref name="body"/> yields. When the body ends early (the client went away) or a write
-    /// fails, the bytes already written stay and <see cref="Length"/> says how many the session holds.
+    /// Appends everything <paramref name="body"/> yields. When the body ends early (the client went away), the bytes
+    /// already written stay and <see cref="Length"/> says how many the session holds. The file is held exclusively
+    /// meanwhile (another process serving the same store cannot write it at the same time), and what another process
+    /// wrote since this one last looked is taken as it is, with the hash made again from the file at the end.
     /// </summary>
+    /// <param name="body">The bytes.</param>
+    /// <param name="expectedStart">Where the client says they go (its <c>Content-Range</c>), checked once the file is held; null appends.</param>
+    /// <param name="cancellationToken">Stops reading the body; what was written stays.</param>
     /// <returns>How many bytes this call appended.</returns>
-    public async Task<long> AppendAsync(Stream body, CancellationToken cancellationToken)
+    /// <exception cref="UploadInUseException">Another process is writing the session now, or it moved on since it was checked.</exception>
+    /// <exception cref="StoreException">The bytes cannot be written (a full disk).</exception>
+    public async Task<long> AppendAsync(Stream body, long? expectedStart, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
-        long before = Length;
+        FileStream file = OpenExclusive(FileAccess.Write);
+        long before;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-        var file = new FileStream(_path, FileMode.Open, FileAccess.Write, FileShare.Read, 1, FileOptions.Asynchronous);
         try
         {
+            Adopt(file);
+            before = Length;
+            if (expectedStart is { } start && start != Length)
+            {
+                throw new UploadInUseException($"the upload moved on meanwhile: it holds {Length} bytes, not {start}");
+            }
+
             file.Position = Length;
             int read;
             while ((read = await body.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
             {
-                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    throw new StoreException($"cannot write the upload into {_store.Root}: {e.Message}", e);
+                }
+
                 if (_hash is not null && _hashed == Length)
                 {
                     _hash.AppendData(buffer, 0, read);
@@ -142,14 +169,16 @@ public sealed class ReceivedUpload : IDisposable
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            long held = file.Length;
             await file.DisposeAsync().ConfigureAwait(false);
-            long held = new FileInfo(_path).Length;
             if (held != Length || _hashed != Length)
             {
                 // A write failed part-way: the file decides, and the hash is made again from it at the end.
                 Length = held;
                 DropHash();
             }
+
+            _stamp = Stamp();
         }
 
         return Length - before;
@@ -157,47 +186,86 @@ public sealed class ReceivedUpload : IDisposable
 
     /// <summary>
     /// Ends the session: the bytes must hash to <paramref name="expected"/>, then they are flushed and moved into
-    /// <c>blobs/</c>. Bytes that do not match are discarded with the session.
+    /// <c>blobs/</c>, all under the exclusive hold of the file. Bytes that do not match are discarded with the session.
     /// </summary>
     /// <exception cref="DigestMismatchException">The session's bytes are not <paramref name="expected"/>; the session is gone.</exception>
+    /// <exception cref="UploadInUseException">Another process is writing the session now.</exception>
     public async Task CommitAsync(Digest expected, CancellationToken cancellationToken)
     {
         Digest actual;
-        if (_hash is not null && _hashed == Length)
+        FileStream file = OpenExclusive(FileAccess.ReadWrite);
+        await using (file.ConfigureAwait(false))
         {
-            Span<byte> result = stackalloc byte[SHA256.HashSizeInBytes];
-            _hash.GetHashAndReset(result);
-            DropHash();
-            actual = Digest.FromHash(result);
-        }
-        else
-        {
-            var read = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-            await using (read.ConfigureAwait(false))
+            Adopt(file);
+            if (_hash is not null && _hashed == Length)
             {
-                actual = Digest.FromHash(await SHA256.HashDataAsync(read, cancellationToken).ConfigureAwait(false));
+                Span<byte> result = stackalloc byte[SHA256.HashSizeInBytes];
+                _hash.GetHashAndReset(result);
+                actual = Digest.FromHash(result);
             }
-        }
+            else
+            {
+                file.Position = 0;
+                actual = Digest.FromHash(await SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false));
+            }
 
-        if (actual != expected)
-        {
-            Cancel();
-            throw new DigestMismatchException($"the upload's {Length} bytes hash to {actual}, not {expected}");
-        }
+            DropHash();
+            if (actual != expected)
+            {
+                Cancel();
+                throw new DigestMismatchException($"the upload's {Length} bytes hash to {actual}, not {expected}");
+            }
 
-        if (_store.GetBlobSize(expected) == Length)
-        {
-            Cancel(); // the store has it already: same digest, same bytes
-            return;
-        }
+            if (_store.GetBlobSize(expected) == Length)
+            {
+                Cancel(); // the store has it already: same digest, same bytes
+                return;
+            }
 
-        using (var flush = new FileStream(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1))
-        {
-            flush.Flush(flushToDisk: true);
+            file.Flush(flushToDisk: true);
+            _store.CommitVerifiedBlob(_path, expected); // moved while held: nobody can be writing it
         }
-
-        _store.CommitVerifiedBlob(_path, expected);
     }
+
+    /// <summary>Takes what another process wrote since this one last looked (its length and the hash to make again); call before checking a client's offset.</summary>
+    public void Refresh()
+    {
+        var info = new FileInfo(_path);
+        if (info.Exists && (info.Length != Length || info.LastWriteTimeUtc != _stamp))
+        {
+            Length = info.Length;
+            DropHash();
+        }
+    }
+
+    /// <summary>Opens the session's file for this process alone.</summary>
+    private FileStream OpenExclusive(FileAccess access)
+    {
+        try
+        {
+            return new FileStream(_path, FileMode.Open, access, FileShare.None, 1, FileOptions.Asynchronous);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new UploadInUseException("the upload was finished or cancelled meanwhile", e);
+        }
+        catch (IOException e) when (ModelStore.IsHeldElsewhere(e))
+        {
+            throw new UploadInUseException("another request is writing this upload", e);
+        }
+    }
+
+    /// <summary>What another process wrote since this one last looked is the session's now; the hash is made again at the end.</summary>
+    private void Adopt(FileStream file)
+    {
+        if (file.Length != Length || Stamp() != _stamp)
+        {
+            Length = file.Length;
+            DropHash();
+        }
+    }
+
+    private DateTime Stamp() => File.GetLastWriteTimeUtc(_path);
 
     /// <summary>Forgets the session and its bytes.</summary>
     public void Cancel()

@@ -113,7 +113,7 @@ internal sealed class ChunkFetcher
         catch
         {
             chunk.Abandon();
-            peers.Failed(peer, "cancelled", corrupt: false);
+            peers.Release(peer); // the pull was cancelled: not the peer's failure
             throw;
         }
 

@@ -222,7 +222,7 @@ public sealed partial class ModelPuller
         }
     }
 
-    /// <summary>The pull's peers with an HTTP client of their own (proxies and TLS as configured, no credentials); null without peers.</summary>
+    /// <summary>The pull's peers with connections of their own (proxies and TLS as configured, no credentials); null without peers.</summary>
     private PeerSet? CreatePeers()
     {
         if (_options.Peers.Count == 0)
@@ -230,13 +230,9 @@ public sealed partial class ModelPuller
             return null;
         }
 
-#pragma warning disable CA2000 // Owned by the HttpClient, which the peer set disposes.
-        var http = new HttpClient(RegistryClientServices.CreateHandler(_registry.Options with { Credentials = null, OllamaKeyPath = null }))
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+#pragma warning disable CA2000 // Owned by the peer set.
+        return new PeerSet(_options.Peers, new PeerConnections(_registry.Options), warning => LogPeerDropped(_logger, warning));
 #pragma warning restore CA2000
-        return new PeerSet(_options.Peers, http, warning => LogPeerDropped(_logger, warning));
     }
 
     private async Task<(long Downloaded, long Reused)> TransferAsync(

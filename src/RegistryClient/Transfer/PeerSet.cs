@@ -12,7 +12,7 @@ namespace RegistryClient.Transfer;
 /// peer that serves a chunk with the wrong digest is dropped for the rest of the pull at once; one that fails twice
 /// (refused, slow, cut off) likewise. Peers are only used for blobs whose chunk digests came from the origin.
 /// </summary>
-/// <remarks>Thread-safe. Owns the HTTP client of the peers' requests, which carries no credentials.</remarks>
+/// <remarks>Thread-safe. Owns the peers' connections (<see cref="PeerConnections"/>), which carry no credentials.</remarks>
 internal sealed class PeerSet : IDisposable
 {
     /// <summary>Requests at once to one peer (and, while peers have room, to the origin).</summary>
@@ -21,7 +21,7 @@ internal sealed class PeerSet : IDisposable
     /// <summary>Failures other than a wrong digest after which a peer is dropped.</summary>
     public const int MaxFailures = 2;
 
-    private readonly HttpClient _http;
+    private readonly PeerConnections _connections;
     private readonly Lock _lock = new();
     private readonly List<Peer> _peers;
     private readonly ConcurrentQueue<string> _warnings = new();
@@ -29,9 +29,9 @@ internal sealed class PeerSet : IDisposable
     private double _originRate;
     private int _originInFlight;
 
-    public PeerSet(IEnumerable<Uri> peers, HttpClient http, Action<string>? warn)
+    public PeerSet(IEnumerable<Uri> peers, PeerConnections connections, Action<string>? warn)
     {
-        _http = http;
+        _connections = connections;
         _peers = peers.Distinct().Select(u => new Peer(u)).ToList();
         _warn = warn;
     }
@@ -57,7 +57,7 @@ internal sealed class PeerSet : IDisposable
     public ConcurrentDictionary<string, long> Delivered { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The source of a blob's bytes at <paramref name="peer"/>.</summary>
-    public PeerBlobSource SourceFor(Peer peer, ModelName repository, Descriptor blob) => new(_http, peer.Address, repository, blob);
+    public PeerBlobSource SourceFor(Peer peer, ModelName repository, Descriptor blob) => _connections.Source(peer.Address, repository, blob);
 
     /// <summary>The peer to fetch the next chunk from, its slot taken; null for the origin (whose slot is taken too).</summary>
     public Peer? Take()
@@ -112,6 +112,15 @@ internal sealed class PeerSet : IDisposable
         }
     }
 
+    /// <summary>Gives back <paramref name="peer"/>'s slot without judging it (the pull was cancelled).</summary>
+    public void Release(Peer peer)
+    {
+        lock (_lock)
+        {
+            peer.InFlight--;
+        }
+    }
+
     /// <summary>The origin's attempt at a chunk ended without a verified chunk (it is retried by the caller's rules).</summary>
     public void OriginFailed()
     {
@@ -148,5 +157,5 @@ internal sealed class PeerSet : IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _connections.Dispose();
 }

@@ -186,6 +186,36 @@ public sealed class PushReceiveTests : IAsyncLifetime
         Assert.Empty(TestModels.Files(ReceivedUpload.Directory(_served))); // the 416'd and refused sessions left nothing
     }
 
+    /// <summary>
+    /// Two servers on one store (two replicas): an upload started on one goes on through the other. Each takes what the
+    /// other wrote (a chunk that does not follow it is refused), and the blob that enters the store is the bytes sent.
+    /// </summary>
+    [Fact]
+    public async Task TwoServersOnOneStore_ShareAnUpload_AndCommitOnlyTheBytesSent()
+    {
+        await using OwnRegistry other = await OwnRegistry.StartAsync(_served, allowPush: true);
+        using var a = new HttpClient { BaseAddress = _server.BaseAddress };
+        using var b = new HttpClient { BaseAddress = other.BaseAddress };
+        byte[] blob = new byte[3 << 20];
+        new Random(9).NextBytes(blob);
+        Digest digest = Digest.Compute(blob);
+
+        using HttpResponseMessage started = await a.PostAsync("/v2/team/m/blobs/uploads/", null, Token);
+        Uri location = started.Headers.Location!;
+        Assert.Equal(HttpStatusCode.Accepted, (await PatchAsync(a, location, blob, 0, 1 << 20)).StatusCode);
+        using HttpResponseMessage stale = await PatchAsync(b, location, blob, 0, 1 << 20); // B sees A's bytes
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, stale.StatusCode);
+        Assert.Equal($"0-{(1 << 20) - 1}", stale.Headers.GetValues("Range").Single());
+        Assert.Equal(HttpStatusCode.Accepted, (await PatchAsync(b, location, blob, 1 << 20, 1 << 20)).StatusCode);
+
+        // A finishes: its own running hash no longer covers the file, so the bytes are hashed from the file.
+        using HttpResponseMessage done = await a.PutAsync($"{location}?digest={digest}", Body(blob, 2 << 20, 1 << 20), Token);
+        Assert.Equal(HttpStatusCode.Created, done.StatusCode);
+        Assert.Equal(blob, await File.ReadAllBytesAsync(_served.GetBlobPath(digest), Token));
+        Assert.Equal(HttpStatusCode.NotFound, (await b.GetAsync(location, Token)).StatusCode);
+        StoreAuditor.AssertConsistent(_served);
+    }
+
     private static ByteArrayContent Body(byte[] bytes, int offset, int count)
     {
         var content = new ByteArrayContent(bytes, offset, count);

@@ -2,9 +2,10 @@
 # Fleet benchmark: N machines pull the same model at once, straight from docker-registry or through one
 # `regc serve --pull-through` in front of it. For each N: the bytes docker-registry sent (summed from its access log)
 # and the wall time until the last pull finished. Each pull writes its own store (as N machines would); the cache
-# starts empty for each N. Prints a markdown table.
+# starts empty for each N. Prints a markdown table. UPSTREAM=regc puts a `regc serve` of the model (which gives chunk
+# digests, so the cache serves each chunk as soon as it is verified) between docker-registry and everything else.
 #
-# usage: bench/fleet.sh [SIZE_MIB=1024] ["N..."="1 2 4 8"]
+# usage: [UPSTREAM=docker-registry|regc] bench/fleet.sh [SIZE_MIB=1024] ["N..."="1 2 4 8"]
 set -euo pipefail
 size_mib=${1:-1024}
 counts=${2:-"1 2 4 8"}
@@ -40,11 +41,24 @@ blob_size=$(stat -c %s "$work/blob")
 printf '{"model_format":"gguf","rootfs":{"type":"layers","diff_ids":[]}}' > "$work/config"
 push_model library/bench application/vnd.docker.container.image.v1+json application/vnd.ollama.image.model
 
-sent_since() { # line: body bytes of blob GETs the registry logged after that line of its log
-  tail -n +"$(($1 + 1))" "$work/registry.log" | grep '"GET /v2/library/bench/blobs/' \
-    | sed -nE 's/.*" [0-9]{3} ([0-9]+) .*/\1/p' | awk '{s += $1} END {print s + 0}'
+upstream_log="$work/registry.log"
+if [ "${UPSTREAM:-docker-registry}" = regc ]; then
+  echo "pulling the model into the upstream regc serve's store..." >&2
+  "$regc" pull "$upstream/library/bench:latest" --insecure --models "$work/origin" >/dev/null
+  origin_port=$(free_port)
+  "$regc" serve --models "$work/origin" --listen "127.0.0.1:$origin_port" >"$work/origin.log" 2>/dev/null &
+  origin_pid=$!
+  trap '[ -n "$registry_pid" ] && kill $registry_pid 2>/dev/null; [ -n "$cache_pid" ] && kill $cache_pid 2>/dev/null; kill $origin_pid 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$origin_port/healthz" >/dev/null && break; sleep 0.1; done
+  upstream="127.0.0.1:$origin_port"
+  upstream_log="$work/origin.log"
+fi
+
+sent_since() { # line: body bytes of blob GETs the upstream logged after that line of its log
+  tail -n +"$(($1 + 1))" "$upstream_log" | grep '"GET /v2/library/bench/blobs/' \
+    | sed -nE 's/.*" [0-9]{3} ([0-9]+)( .*)?$/\1/p' | awk '{s += $1} END {print s + 0}'
 }
-log_lines() { wc -l < "$work/registry.log"; }
+log_lines() { wc -l < "$upstream_log"; }
 
 pulls() { # n registry-host: n pulls at once into $work/client-<i>; prints the wall time in seconds
   local n=$1 host=$2 i pids=() start
@@ -65,7 +79,7 @@ pulls() { # n registry-host: n pulls at once into $work/client-<i>; prints the w
 
 rows=()
 for n in $counts; do
-  echo "N=$n: straight from docker-registry..." >&2
+  echo "N=$n: straight from the upstream..." >&2
   mark=$(log_lines)
   direct_time=$(pulls "$n" "$upstream")
   direct_bytes=$(sent_since "$mark")
@@ -87,7 +101,7 @@ done
 rm -rf "$work"/client-* "$work/cache"
 
 echo
-echo "$(machine), ${size_mib} MiB blob, N pulls at once on loopback, each into its own store"
+echo "$(machine), ${size_mib} MiB blob, upstream ${UPSTREAM:-docker-registry}, N pulls at once on loopback, each into its own store"
 echo
 echo "| N | straight: wall s | straight: upstream bytes / blob | through the cache: wall s | through the cache: upstream bytes / blob |"
 echo "|---:|---:|---:|---:|---:|"

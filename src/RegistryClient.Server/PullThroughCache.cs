@@ -29,6 +29,7 @@ internal sealed partial class PullThroughCache : IDisposable
     private readonly ConcurrentDictionary<Digest, (ModelName Repository, Descriptor Blob)> _known = new();
     private readonly ConcurrentDictionary<string, Lazy<Task<TagEntry>>> _tags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Digest, byte[]> _manifests = new();
+    private readonly ConcurrentDictionary<Digest, byte[]> _lists = new(); // the upstream's chunk lists (empty: it has none)
     private readonly SemaphoreSlim _fillSlots = new(MaxFills, MaxFills);
     private long _bytesFilled;
 
@@ -166,6 +167,35 @@ internal sealed partial class PullThroughCache : IDisposable
 
         await filling.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>
+    /// The upstream's chunk list of a blob (starting its fill), as its text; null when the upstream has none for it or
+    /// does not have the blob. Asked once per blob while it fills.
+    /// </summary>
+    public async Task<byte[]?> GetUpstreamChunkListAsync(ModelName repository, Digest digest, CancellationToken cancellationToken)
+    {
+        if (_lists.TryGetValue(digest, out byte[]? known))
+        {
+            return known.Length == 0 ? null : known;
+        }
+
+        Filling? filling = await StartFillAsync(repository, digest, cancellationToken).ConfigureAwait(false);
+        if (filling is null)
+        {
+            return null;
+        }
+
+        ModelName upstream = _known.TryGetValue(digest, out (ModelName Repository, Descriptor Blob) seen) ? seen.Repository : Upstream(repository);
+        ChunkSums? sums = await _registry.GetChunkSumsAsync(upstream, filling.Blob, cancellationToken).ConfigureAwait(false);
+        byte[] list = sums?.List.ToBytes() ?? [];
+        if (_lists.Count > MaxEntries)
+        {
+            _lists.Clear();
+        }
+
+        _lists[digest] = list;
+        return list.Length == 0 ? null : list;
     }
 
     /// <summary>

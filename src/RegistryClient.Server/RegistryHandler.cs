@@ -328,6 +328,25 @@ internal sealed class RegistryHandler
 
     private async Task ChunkSumsAsync(HttpContext context, ModelName repository, string reference, bool head)
     {
+        if (_cache is not null && Digest.TryParse(reference, out Digest filling) && _store.GetBlobSize(filling) is null)
+        {
+            // A blob still filling: the upstream's own list, at once, so clients take the chunk path (and are served
+            // each chunk as the fill verifies it). Without one, the list is made here once the blob is in.
+            byte[]? upstreamList = await FromUpstreamAsync(context, token => _cache.GetUpstreamChunkListAsync(repository, filling, token)).ConfigureAwait(false);
+            if (Answered(context))
+            {
+                return;
+            }
+
+            if (upstreamList is not null)
+            {
+                context.Response.Headers.ContentLocation = $"/v2/{repository.Repository}/blobs/{filling}";
+                context.Response.Headers["Docker-Content-Digest"] = filling.ToString();
+                await WriteAsync(context, StatusCodes.Status200OK, "text/plain; charset=us-ascii", upstreamList, head).ConfigureAwait(false);
+                return;
+            }
+        }
+
         if (await OpenBlobAsync(context, repository, reference).ConfigureAwait(false) is not (Digest digest, SafeFileHandle handle))
         {
             return;

@@ -138,6 +138,12 @@ public sealed class PullThroughTests : IAsyncLifetime
         using var http = new HttpClient { BaseAddress = cache.BaseAddress };
         Assert.Equal(manifest, await http.GetByteArrayAsync("/v2/library/big/manifests/latest", Token)); // starts the fill
 
+        // The chunk list is the upstream's, at once: clients take the chunk path while the blob fills.
+        using var direct = new HttpClient { BaseAddress = upstream.BaseAddress };
+        string list = await http.GetStringAsync($"/v2/library/big/chunksums/{weights.Digest}", Token);
+        Assert.Null(cacheStore.GetBlobSize(weights.Digest));
+        Assert.Equal(await direct.GetStringAsync($"/v2/library/big/chunksums/{weights.Digest}", Token), list);
+
         using var range = new HttpRequestMessage(HttpMethod.Get, $"/v2/library/big/blobs/{weights.Digest}");
         range.Headers.Range = new RangeHeaderValue(1000, 1999);
         Task<byte[]> whole = http.GetByteArrayAsync($"/v2/library/big/blobs/{weights.Digest}", Token);

@@ -40,12 +40,16 @@ internal static class PullCommand
             HelpName = "URL",
             Arity = ArgumentArity.ZeroOrMore,
         };
+        var discover = new Option<bool>("--discover")
+        {
+            Description = "Also take chunks from every regc serve --announce found on the local network (multicast DNS, 1.5 s), checked as --peer's are",
+        };
         var transfer = CommonOptions.TransferOptions.Create();
         var command = new Command(
             "pull",
             "Pull models from a registry into the store; each blob is verified while it downloads (where the registry offers chunksums, a damaged chunk is found and fetched again alone), and an interrupted pull resumes without fetching verified bytes again")
         {
-            names, models, insecure, concurrency, platform, noChunkSums, peer, json, verbose,
+            names, models, insecure, concurrency, platform, noChunkSums, peer, discover, json, verbose,
         };
         foreach (Option option in transfer.All)
         {
@@ -65,7 +69,7 @@ internal static class PullCommand
                     Concurrency = result.GetValue(concurrency),
                     Platform = result.GetValue(platform),
                     ChunkSumsThreshold = result.GetValue(noChunkSums) ? long.MaxValue : new PullOptions().ChunkSumsThreshold,
-                    Peers = Peers(result.GetValue(peer)),
+                    Peers = [.. Peers(result.GetValue(peer)), .. result.GetValue(discover) ? await DiscoverAsync(cancellationToken).ConfigureAwait(false) : []],
                 },
                 transfer);
             try
@@ -103,6 +107,16 @@ internal static class PullCommand
         }
 
         return peers;
+    }
+
+    /// <summary>The regc serves announcing themselves on the local network, said on stderr.</summary>
+    private static async Task<IReadOnlyList<Uri>> DiscoverAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<Uri> found = await Remote.LanDiscovery.DiscoverAsync(TimeSpan.FromSeconds(1.5), cancellationToken).ConfigureAwait(false);
+        Console.Error.WriteLine(found.Count == 0
+            ? "found no regc serve on the local network; pulling from the registry alone"
+            : $"found {found.Count} regc serve(s) on the local network: {string.Join(", ", found)}");
+        return found;
     }
 
     /// <summary>Pulls with progress shown in <paramref name="mode"/> and prints the summary.</summary>

@@ -50,11 +50,16 @@ internal static class ServeCommand
             DefaultValueFactory = _ => 300,
             HelpName = "SECONDS",
         };
+        var announce = new Option<bool>("--announce")
+        {
+            Description = "Announce this server on the local network by multicast DNS (_regc._tcp), for regc pull --discover. "
+                + "Every machine there then sees that this host serves models over HTTP on this port (and can read them all)",
+        };
         Option<bool> insecure = CommonOptions.Insecure();
         Option<bool> verbose = CommonOptions.Verbose();
         var command = new Command("serve", "Serve a store over the OCI distribution API (read-only unless --allow-push), with Ollama's chunksums endpoint; one access-log line per request on stdout")
         {
-            models, listen, upstream, chunkSize, tlsCert, tlsKey, allowPush, pullThrough, tagTtl, insecure, verbose,
+            models, listen, upstream, chunkSize, tlsCert, tlsKey, allowPush, pullThrough, tagTtl, announce, insecure, verbose,
         };
         CommandRunner.SetAction(command, verbose, async (result, cancellationToken) =>
         {
@@ -113,6 +118,12 @@ internal static class ServeCommand
                 cancellationToken).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {
+                using IDisposable? announcement = result.GetValue(announce) ? Remote.LanDiscovery.Announce(server.BaseAddress.Port) : null;
+                if (announcement is not null)
+                {
+                    Console.Error.WriteLine($"announcing {Remote.LanDiscovery.ServiceType} on port {server.BaseAddress.Port} to the local network (multicast DNS)");
+                }
+
                 Program.SignalIsNormalStop = true; // Ctrl-C or SIGTERM is how a server stops: exit 0
                 Console.Error.WriteLine($"serving {root} at {server.BaseAddress}" + (through is null ? string.Empty : $", pulling through {through}") + " (Ctrl-C to stop)");
                 try

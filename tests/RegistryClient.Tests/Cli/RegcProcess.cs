@@ -49,6 +49,9 @@ public static class RegcProcess
     /// <summary>Starts regc with extra environment variables; the caller waits for it (or kills it).</summary>
     public static RegcRun Start(IReadOnlyDictionary<string, string>? environment, params string[] args) => Start(environment, args, wrapper: []);
 
+    /// <summary>Starts regc under <paramref name="wrapper"/> (a command that runs the rest, such as <c>ip netns exec NAME</c>).</summary>
+    public static RegcRun StartWrapped(string[] wrapper, params string[] args) => Start(null, args, wrapper);
+
     private static RegcRun Start(
         IReadOnlyDictionary<string, string>? environment, string[] args, string[] wrapper, string? input = null, string[]? unset = null, string? workingDirectory = null)
     {

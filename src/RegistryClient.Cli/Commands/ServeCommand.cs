@@ -118,11 +118,7 @@ internal static class ServeCommand
                 cancellationToken).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {
-                using IDisposable? announcement = result.GetValue(announce) ? Remote.LanDiscovery.Announce(server.BaseAddress.Port) : null;
-                if (announcement is not null)
-                {
-                    Console.Error.WriteLine($"announcing {Remote.LanDiscovery.ServiceType} on port {server.BaseAddress.Port} to the local network (multicast DNS)");
-                }
+                using IDisposable? announcement = result.GetValue(announce) ? Announce(server.BaseAddress.Port) : null;
 
                 Program.SignalIsNormalStop = true; // Ctrl-C or SIGTERM is how a server stops: exit 0
                 Console.Error.WriteLine($"serving {root} at {server.BaseAddress}" + (through is null ? string.Empty : $", pulling through {through}") + " (Ctrl-C to stop)");
@@ -139,5 +135,21 @@ internal static class ServeCommand
             return ErrorReporter.Ok;
         });
         return command;
+    }
+
+    /// <summary>Starts the multicast DNS announcement, saying so; a network that cannot carry it gets a warning, not a stop.</summary>
+    private static IDisposable? Announce(int port)
+    {
+        try
+        {
+            IDisposable announcement = Remote.LanDiscovery.Announce(port);
+            Console.Error.WriteLine($"announcing {Remote.LanDiscovery.ServiceType} on port {port} to the local network (multicast DNS)");
+            return announcement;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            Console.Error.WriteLine($"warning: cannot announce on the local network ({e.Message}); serving without it");
+            return null;
+        }
     }
 }

@@ -71,7 +71,7 @@ public static partial class LanDiscovery
     /// Starts answering queries for <see cref="ServiceType"/> with <paramref name="port"/> (a <c>regc serve</c> listening
     /// there); dispose to stop.
     /// </summary>
-    /// <exception cref="SocketException">Port 5353 cannot be bound (another responder that does not share it).</exception>
+    /// <exception cref="SocketException">Port 5353 cannot be bound (another responder that does not share it), or no interface does multicast.</exception>
     public static IDisposable Announce(int port, ILogger? logger = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -79,9 +79,23 @@ public static partial class LanDiscovery
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true); // share 5353 with other responders
             socket.Bind(new IPEndPoint(IPAddress.Any, MdnsPort));
+            int joined = 0;
             foreach (int index in MulticastInterfaces())
             {
-                socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(s_group, index));
+                try
+                {
+                    socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(s_group, index));
+                    joined++;
+                }
+                catch (SocketException e)
+                {
+                    LogJoinFailed(logger ?? NullLogger.Instance, index, e.Message); // that interface stays silent; the others answer
+                }
+            }
+
+            if (joined == 0)
+            {
+                throw new SocketException((int)SocketError.NetworkUnreachable);
             }
         }
         catch
@@ -192,6 +206,9 @@ public static partial class LanDiscovery
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "announced regc serve to {Asker}")]
     private static partial void LogAnswered(ILogger logger, string asker);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot listen for multicast DNS on interface {Index}: {Reason}")]
+    private static partial void LogJoinFailed(ILogger logger, int index, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "could not answer {Asker}: {Reason}")]
     private static partial void LogAnswerFailed(ILogger logger, string asker, string reason);

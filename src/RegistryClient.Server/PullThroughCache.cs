@@ -65,16 +65,17 @@ internal sealed partial class PullThroughCache : IDisposable
         /// <summary>Completes when the blob is in the store; faults when the fill failed.</summary>
         public Task Task => _done.Task;
 
+        // The outcome first, then the wake-up: a reader woken by the end always sees how it ended.
         public void Succeeded()
         {
-            Progress.End();
             _done.TrySetResult();
+            Progress.End();
         }
 
         public void Failed(Exception e)
         {
-            Progress.End();
             _done.TrySetException(e);
+            Progress.End();
         }
     }
 

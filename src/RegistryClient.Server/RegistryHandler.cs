@@ -461,6 +461,12 @@ internal sealed class RegistryHandler
                     return;
                 }
 
+                if (ended && !filling.Task.IsCompletedSuccessfully)
+                {
+                    context.Abort(); // the fill failed; the next request starts it again
+                    return;
+                }
+
                 if (available > 0 && read is not null)
                 {
                     long part = Math.Min(available, end - position + 1);
@@ -474,6 +480,12 @@ internal sealed class RegistryHandler
                         // Committed (or given up) between the look and the read: once the fill has ended, the loop knows which.
                         await ((Task)filling.Task.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default))
                             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
+                        if (!filling.Task.IsCompletedSuccessfully)
+                        {
+                            context.Abort(); // given up: the partial file is gone with it
+                            return;
+                        }
+
                         position = start + SentSoFar(context);
                         continue;
                     }
@@ -485,12 +497,6 @@ internal sealed class RegistryHandler
 
                     position += part;
                     continue;
-                }
-
-                if (ended && !filling.Task.IsCompletedSuccessfully)
-                {
-                    context.Abort(); // the fill failed; the next request starts it again
-                    return;
                 }
 
                 await changed.WaitAsync(context.RequestAborted).ConfigureAwait(false);

@@ -118,7 +118,7 @@ internal static class ServeCommand
                 cancellationToken).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {
-                using IDisposable? announcement = result.GetValue(announce) ? Announce(server.BaseAddress.Port) : null;
+                using IDisposable? announcement = result.GetValue(announce) ? Announce(server, result.GetValue(allowPush)) : null;
 
                 Program.SignalIsNormalStop = true; // Ctrl-C or SIGTERM is how a server stops: exit 0
                 Console.Error.WriteLine($"serving {root} at {server.BaseAddress}" + (through is null ? string.Empty : $", pulling through {through}") + " (Ctrl-C to stop)");
@@ -138,12 +138,23 @@ internal static class ServeCommand
     }
 
     /// <summary>Starts the multicast DNS announcement, saying so; a network that cannot carry it gets a warning, not a stop.</summary>
-    private static IDisposable? Announce(int port)
+    private static IDisposable? Announce(RegistryServer server, bool allowPush)
     {
+        Uri address = server.BaseAddress;
+        if (System.Net.IPAddress.TryParse(address.Host, out System.Net.IPAddress? listening) && System.Net.IPAddress.IsLoopback(listening))
+        {
+            Console.Error.WriteLine($"warning: announcing a server that listens on {address.Host} only: other machines cannot reach it (--listen 0.0.0.0:{address.Port} serves them)");
+        }
+
+        if (allowPush)
+        {
+            Console.Error.WriteLine("warning: announcing a server that takes pushes without authentication to the whole local network");
+        }
+
         try
         {
-            IDisposable announcement = Remote.LanDiscovery.Announce(port);
-            Console.Error.WriteLine($"announcing {Remote.LanDiscovery.ServiceType} on port {port} to the local network (multicast DNS)");
+            IDisposable announcement = Remote.LanDiscovery.Announce(address.Port, https: address.Scheme == Uri.UriSchemeHttps);
+            Console.Error.WriteLine($"announcing {Remote.LanDiscovery.ServiceType} on port {address.Port} to the local network (multicast DNS)");
             return announcement;
         }
         catch (System.Net.Sockets.SocketException e)

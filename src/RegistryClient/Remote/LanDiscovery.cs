@@ -21,6 +21,12 @@ public static partial class LanDiscovery
     public const string ServiceType = "_regc._tcp.local";
 
     private const int MdnsPort = 5353;
+
+    /// <summary>Peers taken from one discovery at most.</summary>
+    public const int MaxPeers = 16;
+
+    /// <summary>The largest packet read (a link's MTU); larger ones are dropped unparsed.</summary>
+    private const int MaxPacket = 1500;
     private static readonly IPAddress s_group = IPAddress.Parse("224.0.0.251");
 
     /// <summary>
@@ -30,6 +36,7 @@ public static partial class LanDiscovery
     public static async Task<IReadOnlyList<Uri>> DiscoverAsync(TimeSpan wait, CancellationToken cancellationToken = default)
     {
         var found = new List<Uri>();
+        var seen = new HashSet<Uri>();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Any, 0)); // answers to a query from another port come back by unicast (RFC 6762 §6.7)
         var query = new Message { Id = (ushort)Random.Shared.Next(1, ushort.MaxValue) };
@@ -37,8 +44,15 @@ public static partial class LanDiscovery
         byte[] packet = query.ToByteArray();
         foreach (int index in MulticastInterfaces())
         {
-            socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, IPAddress.HostToNetworkOrder(index));
-            await socket.SendToAsync(packet, SocketFlags.None, new IPEndPoint(s_group, MdnsPort), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, IPAddress.HostToNetworkOrder(index));
+                await socket.SendToAsync(packet, SocketFlags.None, new IPEndPoint(s_group, MdnsPort), cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                // An interface that cannot send (down, no route): the others still ask.
+            }
         }
 
         using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -56,12 +70,19 @@ public static partial class LanDiscovery
                 return found;
             }
 
-            if (received.RemoteEndPoint is IPEndPoint from && TryReadAnswer(buffer.AsSpan(0, received.ReceivedBytes), out int port))
+            // Only an answer to this query (its id), from a responder's port, from this network: anything else is
+            // dropped unread, so a host elsewhere cannot point the pull at addresses of its choosing.
+            if (received.RemoteEndPoint is IPEndPoint { Port: MdnsPort } from && received.ReceivedBytes <= MaxPacket && IsOnLink(from.Address)
+                && TryReadAnswer(buffer.AsSpan(0, received.ReceivedBytes), query.Id, out int port, out string scheme))
             {
-                var peer = new Uri($"http://{from.Address}:{port}/");
-                if (!found.Contains(peer))
+                var peer = new Uri($"{scheme}://{from.Address}:{port}/");
+                if (seen.Add(peer))
                 {
                     found.Add(peer);
+                    if (found.Count >= MaxPeers)
+                    {
+                        return found;
+                    }
                 }
             }
         }
@@ -72,7 +93,7 @@ public static partial class LanDiscovery
     /// there); dispose to stop.
     /// </summary>
     /// <exception cref="SocketException">Port 5353 cannot be bound (another responder that does not share it), or no interface does multicast.</exception>
-    public static IDisposable Announce(int port, ILogger? logger = null)
+    public static IDisposable Announce(int port, bool https = false, ILogger? logger = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         try
@@ -106,11 +127,12 @@ public static partial class LanDiscovery
 
         var stop = new CancellationTokenSource();
         string instance = $"regc-{port}-{Random.Shared.Next():x8}.{ServiceType}";
-        _ = Task.Run(() => AnswerAsync(socket, port, instance, logger ?? NullLogger.Instance, stop.Token));
+        string host = $"regc-{Random.Shared.Next():x8}.local"; // not the host's name: the answer says no more than it must
+        _ = Task.Run(() => AnswerAsync(socket, port, https, instance, host, logger ?? NullLogger.Instance, stop.Token));
         return new Announcement(socket, stop);
     }
 
-    private static async Task AnswerAsync(Socket socket, int port, string instance, ILogger logger, CancellationToken cancellationToken)
+    private static async Task AnswerAsync(Socket socket, int port, bool https, string instance, string host, ILogger logger, CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[9000];
         while (!cancellationToken.IsCancellationRequested)
@@ -120,9 +142,19 @@ public static partial class LanDiscovery
             {
                 received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
                 return;
+            }
+            catch (SocketException e)
+            {
+                LogAnswerFailed(logger, "(receive)", e.Message); // a refused earlier answer, and the like: go on listening
+                continue;
+            }
+
+            if (received.RemoteEndPoint is not IPEndPoint asker || received.ReceivedBytes > MaxPacket || !IsOnLink(asker.Address))
+            {
+                continue; // only this network's hosts are answered (RFC 6762 §11), so the answer cannot be reflected elsewhere
             }
 
             Message? query = TryRead(buffer.AsSpan(0, received.ReceivedBytes));
@@ -133,9 +165,9 @@ public static partial class LanDiscovery
 
             var answer = new Message { Id = query.Id, QR = true, AA = true };
             answer.Answers.Add(new PTRRecord { Name = ServiceType, DomainName = instance, TTL = TimeSpan.FromMinutes(2) });
-            answer.AdditionalRecords.Add(new SRVRecord { Name = instance, Port = (ushort)port, Target = Dns.GetHostName() + ".local", TTL = TimeSpan.FromMinutes(2) });
-            answer.AdditionalRecords.Add(new TXTRecord { Name = instance, Strings = { "path=/v2/" }, TTL = TimeSpan.FromMinutes(2) });
-            var to = (IPEndPoint)received.RemoteEndPoint;
+            answer.AdditionalRecords.Add(new SRVRecord { Name = instance, Port = (ushort)port, Target = host, TTL = TimeSpan.FromMinutes(2) });
+            answer.AdditionalRecords.Add(new TXTRecord { Name = instance, Strings = { "path=/v2/", https ? "scheme=https" : "scheme=http" }, TTL = TimeSpan.FromMinutes(2) });
+            IPEndPoint to = asker;
             try
             {
                 // A query from port 5353 is answered to the group; one from another port straight back (RFC 6762 §6.7).
@@ -150,11 +182,12 @@ public static partial class LanDiscovery
     }
 
     /// <summary>The port of an answer naming a <see cref="ServiceType"/> instance; false for anything else.</summary>
-    private static bool TryReadAnswer(ReadOnlySpan<byte> packet, out int port)
+    private static bool TryReadAnswer(ReadOnlySpan<byte> packet, ushort id, out int port, out string scheme)
     {
         port = 0;
+        scheme = "http";
         Message? message = TryRead(packet);
-        if (message is null || !message.QR)
+        if (message is null || !message.QR || message.Id != id)
         {
             return false;
         }
@@ -167,6 +200,11 @@ public static partial class LanDiscovery
         }
 
         port = service.Port;
+        if (message.Answers.Concat(message.AdditionalRecords).OfType<TXTRecord>().Any(t => t.Name == service.Name && t.Strings.Contains("scheme=https")))
+        {
+            scheme = "https";
+        }
+
         return true;
     }
 
@@ -184,6 +222,44 @@ public static partial class LanDiscovery
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// True for this host (a loopback address, or 0.0.0.0: a local sender whose multicast left without a source
+    /// address) or an address inside the subnet of one of this host's IPv4 interfaces.
+    /// </summary>
+    private static bool IsOnLink(IPAddress address)
+    {
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any))
+        {
+            return true;
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetwork)
+        {
+            return false;
+        }
+
+        uint target = ToUInt(address);
+        foreach (UnicastIPAddressInformation local in NetworkInterface.GetAllNetworkInterfaces().SelectMany(n => n.GetIPProperties().UnicastAddresses))
+        {
+            if (local.Address.AddressFamily == AddressFamily.InterNetwork && local.PrefixLength is > 0 and <= 32)
+            {
+                uint mask = uint.MaxValue << (32 - local.PrefixLength);
+                if ((ToUInt(local.Address) & mask) == (target & mask))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static uint ToUInt(IPAddress address)
+    {
+        byte[] bytes = address.GetAddressBytes();
+        return ((uint)bytes[0] << 24) | ((uint)bytes[1] << 16) | ((uint)bytes[2] << 8) | bytes[3];
     }
 
     /// <summary>The indexes of the up IPv4 interfaces that do multicast (loopback too, when it does).</summary>

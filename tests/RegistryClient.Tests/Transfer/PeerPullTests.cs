@@ -71,7 +71,8 @@ public sealed class PeerPullTests : IAsyncLifetime
                 null,
                 ["pull", name.DisplayName, "--models", store.Root, "--insecure", "--peer", peers[0].ToString(), "--peer", peers[1].ToString()]);
             Assert.True(exit == 0, stderr);
-            Assert.Contains("from 3 peer(s)", stdout, StringComparison.Ordinal);
+            // The corrupt peer may be dropped before it delivered a good chunk: two or three peers carried bytes.
+            Assert.Matches(@"of it from [23] peer\(s\)", stdout);
             StoreAuditor.AssertConsistent(store);
             string[] warnings = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("warning: ", StringComparison.Ordinal)).ToArray();
             return (new PullResult([], 0, 0, 0, 0, TimeSpan.Zero) { Warnings = warnings }, store, slow.BytesToClients);

@@ -33,8 +33,11 @@ internal sealed partial class PullThroughCache : IDisposable
     private readonly SemaphoreSlim _fillSlots = new(MaxFills, MaxFills);
     private long _bytesFilled;
 
-    /// <summary>Blobs filled at once (each through the pull engine's own parallel ranges); more wait their turn.</summary>
+    /// <summary>Large blobs filled at once (each through the pull engine's own parallel ranges); more wait their turn.</summary>
     private const int MaxFills = 4;
+
+    /// <summary>The size from which a fill takes one of the <see cref="MaxFills"/> turns.</summary>
+    private const long LargeBlob = 64L << 20;
 
     /// <summary>Tags and manifests kept in memory before the memory is emptied and started again.</summary>
     private const int MaxEntries = 1000;
@@ -318,15 +321,25 @@ internal sealed partial class PullThroughCache : IDisposable
         {
             try
             {
+                // Large blobs take turns; small ones (configs, short layers) go at once, so a model's small blobs never
+                // wait behind other models' weights.
+                bool large = blob.Size >= LargeBlob;
+                if (large)
+                {
+                    await _fillSlots.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+                }
+
                 PullResult result;
-                await _fillSlots.WaitAsync(_lifetime.Token).ConfigureAwait(false);
                 try
                 {
                     result = await _puller.FetchBlobsAsync([(repository, blob)], null, _lifetime.Token).ConfigureAwait(false);
                 }
                 finally
                 {
-                    _fillSlots.Release();
+                    if (large)
+                    {
+                        _fillSlots.Release();
+                    }
                 }
 
                 Interlocked.Add(ref _bytesFilled, result.BytesFetched);

@@ -463,7 +463,7 @@ internal sealed class RegistryHandler
 
                 if (ended && !filling.Task.IsCompletedSuccessfully)
                 {
-                    context.Abort(); // the fill failed; the next request starts it again
+                    await FillFailedAsync(context, filling).ConfigureAwait(false); // the next request starts it again
                     return;
                 }
 
@@ -482,7 +482,7 @@ internal sealed class RegistryHandler
                             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
                         if (!filling.Task.IsCompletedSuccessfully)
                         {
-                            context.Abort(); // given up: the partial file is gone with it
+                            await FillFailedAsync(context, filling).ConfigureAwait(false); // given up: the partial file is gone with it
                             return;
                         }
 
@@ -510,6 +510,23 @@ internal sealed class RegistryHandler
         {
             context.Abort();
         }
+    }
+
+    /// <summary>
+    /// A fill this request was waiting on failed: before any byte went out, a 502 saying why; after, the answer is cut
+    /// off (never a short body that looks whole).
+    /// </summary>
+    private static async Task FillFailedAsync(HttpContext context, PullThroughCache.Filling filling)
+    {
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+
+        context.Response.Clear();
+        string reason = filling.Task.Exception?.InnerException?.Message ?? "the fill did not finish";
+        await ErrorAsync(context, StatusCodes.Status502BadGateway, "UNAVAILABLE", $"the upstream registry failed: {reason}").ConfigureAwait(false);
     }
 
     /// <summary>Body bytes this request has sent so far.</summary>

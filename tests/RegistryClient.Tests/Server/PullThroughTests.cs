@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Http;
 using RegistryClient.Content;
 using RegistryClient.Names;
 using RegistryClient.Remote;
@@ -162,6 +163,48 @@ public sealed class PullThroughTests : IAsyncLifetime
         Assert.Equal(expected, got);
         Assert.Equal(weights.Digest, Digest.Compute(await whole));
         await WaitForAsync(() => cacheStore.GetBlobSize(weights.Digest) == weights.Size);
+        StoreAuditor.AssertConsistent(cacheStore);
+    }
+
+    /// <summary>
+    /// An upstream that refuses the blob while the first fill runs (every blob request answered 403): that fill fails,
+    /// the requests waiting on it get an error, nothing is kept; the next request starts a new fill, which succeeds.
+    /// </summary>
+    [Fact]
+    public async Task AFailedFill_IsStartedAgainByTheNextRequest()
+    {
+        (ModelStore origin, byte[] manifest) = await TestModels.CreateAsync(_temp.Combine("origin"), "registry.ollama.ai/library/small:latest", [3L << 20, 5], 9);
+        Descriptor weights = Manifest.Parse(manifest).Layers[0];
+        await using HostileRegistry upstream = await HostileRegistry.StartAsync(origin, 1 << 20);
+        bool refuse = true;
+        int refused = 0;
+        upstream.Fault = async (context, request) =>
+        {
+            if (request.Kind != "blob" || !HttpMethods.IsGet(context.Request.Method) || !Volatile.Read(ref refuse))
+            {
+                return false; // the HEAD that sizes the blob goes through: the fill starts, then its GETs are refused
+            }
+
+            Interlocked.Increment(ref refused);
+            context.Response.StatusCode = 403;
+            await context.Response.WriteAsync("""{"errors":[{"code":"DENIED","message":"not now"}]}""", Token);
+            return true;
+        };
+        var cacheStore = new ModelStore(_temp.Combine("cache"));
+        await using OwnRegistry cache = await OwnRegistry.StartAsync(cacheStore, pullThrough: upstream.HostAndPort);
+        using var http = new HttpClient { BaseAddress = cache.BaseAddress };
+
+        // The fill fails before any byte went out: a 502 that says why.
+        using HttpResponseMessage failed = await http.GetAsync($"/v2/library/small/blobs/{weights.Digest}", Token);
+        Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
+        Assert.Contains("403", await failed.Content.ReadAsStringAsync(Token), StringComparison.Ordinal);
+        Assert.Null(cacheStore.GetBlobSize(weights.Digest));
+        Assert.True(Volatile.Read(ref refused) > 0, "the fill never asked the upstream for the blob");
+
+        Volatile.Write(ref refuse, false);
+        byte[] blob = await http.GetByteArrayAsync($"/v2/library/small/blobs/{weights.Digest}", Token);
+        Assert.Equal(weights.Digest, Digest.Compute(blob));
+        Assert.Equal(weights.Size, cacheStore.GetBlobSize(weights.Digest));
         StoreAuditor.AssertConsistent(cacheStore);
     }
 

@@ -121,7 +121,7 @@ internal sealed partial class PullThroughCache : IDisposable
                     return null;
                 }
 
-                byte[]? kept = ReadKept(name);
+                byte[]? kept = await ReadKeptAsync(name).ConfigureAwait(false);
                 if (kept is null)
                 {
                     throw;
@@ -288,7 +288,7 @@ internal sealed partial class PullThroughCache : IDisposable
                     throw new InvalidManifestException($"{name.DisplayName} names {wrong.Digest} with {wrong.Size} bytes, but the blob has {_store.GetBlobSize(wrong.Digest)}");
                 }
 
-                if (ReadKept(name) is not { } kept || !kept.AsSpan().SequenceEqual(bytes))
+                if (await ReadKeptAsync(name).ConfigureAwait(false) is not { } kept || !kept.AsSpan().SequenceEqual(bytes))
                 {
                     await _store.WriteManifestAsync(name, bytes, _lifetime.Token).ConfigureAwait(false);
                 }
@@ -364,18 +364,7 @@ internal sealed partial class PullThroughCache : IDisposable
     }
 
     /// <summary>The manifest the store keeps under <paramref name="name"/>, or null.</summary>
-    private byte[]? ReadKept(ModelName name)
-    {
-        try
-        {
-            var info = new FileInfo(_store.GetManifestPath(name));
-            return info.Exists && info.LinkTarget is null && info.Length <= ModelStore.MaxManifestBytes ? File.ReadAllBytes(info.FullName) : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    private Task<byte[]?> ReadKeptAsync(ModelName name) => RegistryHandler.ReadSmallFileAsync(_store.GetManifestPath(name), CancellationToken.None);
 
     private ModelName Upstream(ModelName name) => ModelName.Parse($"{_host}/{name.Namespace}/{name.Model}:{name.Tag}");
 

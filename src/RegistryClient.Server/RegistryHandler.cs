@@ -649,12 +649,13 @@ internal sealed class RegistryHandler
         return MediaTypes.DockerManifest;
     }
 
-    private static async Task<byte[]?> ReadSmallFileAsync(string path, CancellationToken cancellationToken)
+    /// <summary>A manifest-sized file (at most <see cref="ModelStore.MaxManifestBytes"/>, never through a link); null when there is none.</summary>
+    internal static async Task<byte[]?> ReadSmallFileAsync(string path, CancellationToken cancellationToken)
     {
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists || info.LinkTarget is not null || info.Length > 4 << 20)
+            if (!info.Exists || info.LinkTarget is not null || info.Length > ModelStore.MaxManifestBytes)
             {
                 return null;
             }

@@ -63,8 +63,8 @@ public sealed partial class ModelPusher
         }
 
         progress?.Report(PullProgress.ForStatus(target, $"pushing to {target.Host}"));
-        long requestSize = _options.ChunkSizeFor(target.Host);
-        bool fixedForHost = _options.ChunkSizeByHost.ContainsKey(target.Host) || _options.ChunkSizeByHost.ContainsKey(target.Host.ToLowerInvariant());
+        bool fixedForHost = _options.TryGetHostChunkSize(target.Host, out long requestSize);
+        requestSize = fixedForHost ? requestSize : _options.ChunkSize;
         var counts = new PushCounts
         {
             ChunkSize = requestSize == 0 ? _options.ChunkSize : requestSize,

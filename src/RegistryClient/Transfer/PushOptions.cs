@@ -31,9 +31,9 @@ public sealed record PushOptions
     /// </summary>
     public IReadOnlyDictionary<string, long> ChunkSizeByHost { get; init; } = new Dictionary<string, long>();
 
-    /// <summary>The request size for <paramref name="host"/>: its own (0: whole blobs), else <see cref="ChunkSize"/>.</summary>
-    public long ChunkSizeFor(string host) =>
-        ChunkSizeByHost.TryGetValue(host, out long size) || ChunkSizeByHost.TryGetValue(host.ToLowerInvariant(), out size) ? size : ChunkSize;
+    /// <summary>The request size set for <paramref name="host"/> in <see cref="ChunkSizeByHost"/> (0: whole blobs); false when it has none.</summary>
+    public bool TryGetHostChunkSize(string host, out long size) =>
+        ChunkSizeByHost.TryGetValue(host, out size) || ChunkSizeByHost.TryGetValue(host.ToLowerInvariant(), out size);
 
     /// <summary>
     /// Sends each large blob's chunk list beside the model (an OCI 1.1 artifact whose subject is the manifest), so a
